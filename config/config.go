@@ -1,0 +1,391 @@
+// Package config reads farm's configuration: the original farm's farm.cfg
+// format (KEY=VALUE lines of Python literals), then environment variables
+// of the same names, over built-in defaults. Every key is checked before
+// the server starts; a broken file stops it with file:line: problem.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// DefaultPath is where farm looks when no -c is given.
+const DefaultPath = "conf/farm.cfg"
+
+// Datastore names, as DATASTORE spells them.
+const (
+	StoreRAM     = "RAM"
+	StoreSQLite  = "SQLite"
+	StoreCouchDB = "CouchDB"
+)
+
+// Config is the effective configuration.
+type Config struct {
+	Interface    string // FARM_IF
+	Port         int    // FARM_PORT; 0 picks a free port
+	URL          string // FARM_URL: where clients reach farm; derived from FARM_IF and FARM_PORT when empty
+	Instance     string // FARM_INSTANCE: this instance's name; host:pid when empty
+	LogLevel     string // LOGGING_LEVEL
+	LogFormat    string // LOG_FORMAT: text or json
+	Datastore    string // DATASTORE: RAM, SQLite or CouchDB
+	SQLitePath   string // SQLITE_PATH
+	CouchDBURL   string // COUCHDB_URL
+	MaxBodyBytes int64  // MAX_BODY_BYTES
+	StaticDir    string // STATIC_DIR: serve this folder instead of the embedded pages
+	Env          string // ENV
+	Testing      bool   // TESTING
+	Debug        bool   // DEBUG
+
+	// File is the file read, or "" when the built-in defaults stand alone.
+	File string
+	// Warnings are problems that do not stop farm (unknown keys, say).
+	Warnings []string
+
+	values map[string]any // every key, known or not, for Values
+}
+
+// kind is the type a known key takes.
+type kind int
+
+const (
+	kString kind = iota
+	kInt
+	kBool
+)
+
+// spec describes one known key.
+type spec struct {
+	key   string
+	kind  kind
+	def   any
+	check func(c *Config, v any) (any, error) // optional: checks and normalises
+	set   func(c *Config, v any)
+	doc   string
+}
+
+// Keys lists the known keys with their defaults and meaning, for docs and
+// for `farm config`.
+func Keys() []KeyDoc {
+	out := make([]KeyDoc, len(specs))
+	for i, s := range specs {
+		out[i] = KeyDoc{Key: s.key, Default: s.def, Doc: s.doc}
+	}
+	return out
+}
+
+// KeyDoc documents one key.
+type KeyDoc struct {
+	Key     string
+	Default any
+	Doc     string
+}
+
+var specs = []spec{
+	{key: "FARM_IF", kind: kString, def: "127.0.0.1", doc: "HTTP interface to listen on",
+		set: func(c *Config, v any) { c.Interface = v.(string) }},
+	{key: "FARM_PORT", kind: kInt, def: int64(44444), doc: "HTTP port (0: any free port)",
+		check: intRange(0, 65535), set: func(c *Config, v any) { c.Port = int(v.(int64)) }},
+	{key: "FARM_URL", kind: kString, def: "", doc: "where the CLI reaches farm (default: from FARM_IF and FARM_PORT)",
+		check: httpURL(true), set: func(c *Config, v any) { c.URL = v.(string) }},
+	{key: "FARM_INSTANCE", kind: kString, def: "", doc: "this instance's name (default host:pid)",
+		set: func(c *Config, v any) { c.Instance = v.(string) }},
+	{key: "LOGGING_LEVEL", kind: kString, def: "INFO", doc: "CRITICAL, ERROR, WARNING, INFO or DEBUG",
+		check: oneOf("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"), set: func(c *Config, v any) { c.LogLevel = v.(string) }},
+	{key: "LOG_FORMAT", kind: kString, def: "text", doc: "text or json",
+		check: oneOf("text", "json"), set: func(c *Config, v any) { c.LogFormat = v.(string) }},
+	{key: "DATASTORE", kind: kString, def: StoreSQLite, doc: "RAM (tests), SQLite (embedded, durable) or CouchDB",
+		check: oneOf(StoreRAM, StoreSQLite, StoreCouchDB), set: func(c *Config, v any) { c.Datastore = v.(string) }},
+	{key: "SQLITE_PATH", kind: kString, def: "farm.db", doc: "the SQLite database file",
+		check: nonEmpty, set: func(c *Config, v any) { c.SQLitePath = v.(string) }},
+	{key: "COUCHDB_URL", kind: kString, def: "http://127.0.0.1:5984", doc: "where CouchDB is, for DATASTORE='CouchDB'",
+		check: httpURL(false), set: func(c *Config, v any) { c.CouchDBURL = v.(string) }},
+	{key: "MAX_BODY_BYTES", kind: kInt, def: int64(1 << 20), doc: "largest request body accepted (413 past it)",
+		check: intRange(1, 1<<40), set: func(c *Config, v any) { c.MaxBodyBytes = v.(int64) }},
+	{key: "STATIC_DIR", kind: kString, def: "", doc: "serve web pages from this folder instead of the embedded ones",
+		set: func(c *Config, v any) { c.StaticDir = v.(string) }},
+	{key: "ENV", kind: kString, def: "production", doc: "accepted and shown, as in the original",
+		set: func(c *Config, v any) { c.Env = v.(string) }},
+	{key: "TESTING", kind: kBool, def: false, doc: "accepted and shown, as in the original",
+		set: func(c *Config, v any) { c.Testing = v.(bool) }},
+	{key: "DEBUG", kind: kBool, def: false, doc: "accepted and shown, as in the original",
+		set: func(c *Config, v any) { c.Debug = v.(bool) }},
+}
+
+func specFor(key string) *spec {
+	for i := range specs {
+		if specs[i].key == key {
+			return &specs[i]
+		}
+	}
+	return nil
+}
+
+func intRange(lo, hi int64) func(*Config, any) (any, error) {
+	return func(_ *Config, v any) (any, error) {
+		if n := v.(int64); n < lo || n > hi {
+			return nil, fmt.Errorf("must be from %d to %d, not %d", lo, hi, n)
+		}
+		return v, nil
+	}
+}
+
+// oneOf matches case-insensitively and returns the canonical spelling.
+func oneOf(allowed ...string) func(*Config, any) (any, error) {
+	return func(_ *Config, v any) (any, error) {
+		for _, a := range allowed {
+			if strings.EqualFold(a, v.(string)) {
+				return a, nil
+			}
+		}
+		return nil, fmt.Errorf("must be one of %s, not %q", strings.Join(allowed, ", "), v)
+	}
+}
+
+func nonEmpty(_ *Config, v any) (any, error) {
+	if v.(string) == "" {
+		return nil, fmt.Errorf("must not be empty")
+	}
+	return v, nil
+}
+
+var urlRe = regexp.MustCompile(`^https?://[^/\s]+(/\S*)?$`)
+
+func httpURL(emptyOK bool) func(*Config, any) (any, error) {
+	return func(_ *Config, v any) (any, error) {
+		s := v.(string)
+		if s == "" && emptyOK {
+			return v, nil
+		}
+		if !urlRe.MatchString(s) {
+			return nil, fmt.Errorf("must be an http:// or https:// URL, not %q", Redact("", s))
+		}
+		return v, nil
+	}
+}
+
+// Load reads the configuration. path is the -c value; "" means
+// DefaultPath, which may be absent (built-in defaults), while a file named
+// explicitly must exist. getenv looks up environment overrides.
+func Load(path string, getenv func(string) (string, bool)) (*Config, error) {
+	explicit := path != ""
+	if !explicit {
+		path = DefaultPath
+	}
+	var entries []entry
+	text, err := os.ReadFile(path)
+	switch {
+	case err == nil:
+		entries, err = parse(string(text))
+		if err != nil {
+			var le *lineError
+			if errors.As(err, &le) {
+				return nil, fmt.Errorf("%s:%d: %s", path, le.line, le.msg)
+			}
+			return nil, fmt.Errorf("%s: %v", path, err)
+		}
+	case errors.Is(err, fs.ErrNotExist) && !explicit:
+		path = ""
+	default:
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	return build(path, entries, getenv)
+}
+
+func build(path string, entries []entry, getenv func(string) (string, bool)) (*Config, error) {
+	c := &Config{File: path, values: map[string]any{}}
+	for _, s := range specs {
+		c.values[s.key] = s.def
+	}
+	where := func(line int) string {
+		return fmt.Sprintf("%s:%d", path, line)
+	}
+	firstLine := map[string]int{}
+	for _, e := range entries {
+		if prev, ok := firstLine[e.key]; ok {
+			c.Warnings = append(c.Warnings, fmt.Sprintf("%s: %s is set again (first on line %d); the later value wins, as in Python", where(e.line), e.key, prev))
+		} else {
+			firstLine[e.key] = e.line
+		}
+		s := specFor(e.key)
+		if s == nil {
+			c.values[e.key] = e.value
+			continue
+		}
+		v, err := s.accept(c, e.value)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %s: %v", where(e.line), e.key, err)
+		}
+		c.values[e.key] = v
+	}
+	// Environment variables override the file, as plain text.
+	for key := range c.values {
+		raw, ok := getenv(key)
+		if !ok {
+			continue
+		}
+		s := specFor(key)
+		if s == nil {
+			c.values[key] = raw
+			continue
+		}
+		v, err := s.fromText(raw)
+		if err == nil {
+			v, err = s.accept(c, v)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("environment variable %s: %v", key, err)
+		}
+		c.values[key] = v
+	}
+	for _, s := range specs {
+		s.set(c, c.values[s.key])
+	}
+	var unknown []string
+	for key := range c.values {
+		if specFor(key) == nil {
+			unknown = append(unknown, key)
+		}
+	}
+	slices.Sort(unknown)
+	for _, key := range unknown {
+		c.Warnings = append(c.Warnings, fmt.Sprintf("%s:%d: %s is not a key farm knows; it is kept and shown in _config", path, firstLine[key], key))
+	}
+	if c.Datastore == StoreCouchDB && c.CouchDBURL == "" {
+		return nil, fmt.Errorf("DATASTORE is CouchDB but COUCHDB_URL is empty")
+	}
+	return c, nil
+}
+
+// accept checks a value of the key's type from a file or from fromText.
+func (s *spec) accept(c *Config, v any) (any, error) {
+	if v == nil {
+		return nil, fmt.Errorf("None is not a value of this key; leave the line out for the default (%v)", pyRepr(s.def))
+	}
+	ok := false
+	switch s.kind {
+	case kString:
+		_, ok = v.(string)
+	case kInt:
+		_, ok = v.(int64)
+	case kBool:
+		_, ok = v.(bool)
+	}
+	if !ok {
+		return nil, fmt.Errorf("must be %s, not %s", kindName(s.kind), pyRepr(v))
+	}
+	if s.check != nil {
+		return s.check(c, v)
+	}
+	return v, nil
+}
+
+// fromText reads an environment variable's plain text as the key's type.
+func (s *spec) fromText(raw string) (any, error) {
+	switch s.kind {
+	case kInt:
+		n, err := strconv.ParseInt(strings.TrimSpace(raw), 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("must be a whole number, not %q", raw)
+		}
+		return n, nil
+	case kBool:
+		switch strings.ToLower(strings.TrimSpace(raw)) {
+		case "true", "1", "yes", "on":
+			return true, nil
+		case "false", "0", "no", "off", "":
+			return false, nil
+		}
+		return nil, fmt.Errorf("must be True or False, not %q", raw)
+	}
+	return raw, nil
+}
+
+func kindName(k kind) string {
+	switch k {
+	case kInt:
+		return "a whole number"
+	case kBool:
+		return "True or False"
+	}
+	return "a quoted string"
+}
+
+// pyRepr shows a value as the file would spell it.
+func pyRepr(v any) string {
+	switch t := v.(type) {
+	case nil:
+		return "None"
+	case bool:
+		if t {
+			return "True"
+		}
+		return "False"
+	case string:
+		return "'" + t + "'"
+	case float64:
+		return strconv.FormatFloat(t, 'g', -1, 64)
+	}
+	return fmt.Sprint(v)
+}
+
+// Values returns every key with its effective value, secrets redacted:
+// what GET /api/v1/_config shows.
+func (c *Config) Values() map[string]any {
+	out := make(map[string]any, len(c.values))
+	for k, v := range c.values {
+		if s, ok := v.(string); ok {
+			out[k] = Redact(k, s)
+		} else if v != nil && secretKey(k) {
+			out[k] = redacted
+		} else {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// Value returns the effective value of any key, known or not.
+func (c *Config) Value(key string) (any, bool) {
+	v, ok := c.values[key]
+	return v, ok
+}
+
+// ClientURL is the base URL a client uses to reach farm.
+func (c *Config) ClientURL() string {
+	if c.URL != "" {
+		return strings.TrimRight(c.URL, "/")
+	}
+	host := c.Interface
+	switch host {
+	case "", "0.0.0.0", "::", "[::]":
+		host = "127.0.0.1"
+	}
+	if strings.Contains(host, ":") && !strings.HasPrefix(host, "[") {
+		host = "[" + host + "]"
+	}
+	return "http://" + host + ":" + strconv.Itoa(c.Port)
+}
+
+const redacted = "***"
+
+var (
+	secretKeyRe = regexp.MustCompile(`(?i)(PASSWORD|PASSWD|SECRET|TOKEN|CREDENTIAL|API_?KEY|PRIVATE_?KEY)`)
+	urlPassRe   = regexp.MustCompile(`([A-Za-z][A-Za-z0-9+.-]*://[^/?#@\s:]*):([^@/?#\s]+)@`)
+)
+
+func secretKey(key string) bool { return secretKeyRe.MatchString(key) }
+
+// Redact hides a secret value: the whole value when the key names a
+// password, secret or token, else any password inside a URL.
+func Redact(key, value string) string {
+	if secretKey(key) && value != "" {
+		return redacted
+	}
+	return urlPassRe.ReplaceAllString(value, "${1}:"+redacted+"@")
+}

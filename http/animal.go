@@ -1,0 +1,248 @@
+package http
+
+import (
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/farmhq/farm"
+	"github.com/farmhq/farm/validate"
+)
+
+// ref is how listings and creations point at a record.
+type ref struct {
+	ID   string `json:"id"`
+	Href string `json:"_href"`
+}
+
+// baseURL is the absolute URL of the server as the client addressed it.
+func baseURL(r *http.Request) string {
+	scheme := "http"
+	if r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https") {
+		scheme = "https"
+	}
+	host := r.Host
+	if host == "" {
+		host = "localhost"
+	}
+	return scheme + "://" + host
+}
+
+func animalURL(r *http.Request, id string) string {
+	return baseURL(r) + "/api/v1/animal/" + url.PathEscape(id)
+}
+
+func etag(rev string) string { return `"` + rev + `"` }
+
+func handleListAnimals(o Options) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q, err := validate.List(r.URL.RawQuery, o.Now())
+		if err != nil {
+			fail(w, r, o.Logger, err, http.StatusBadRequest)
+			return
+		}
+		as, total, err := o.Store.ListAnimals(r.Context(), q.Filter, pageOffset(q.Page, q.PerPage), q.PerPage)
+		if err != nil {
+			fail(w, r, o.Logger, err, http.StatusBadRequest)
+			return
+		}
+		refs := make([]ref, len(as))
+		for i, a := range as {
+			refs[i] = ref{ID: a.ID, Href: animalURL(r, a.ID)}
+		}
+		w.Header().Set("X-Total-Count", strconv.Itoa(total))
+		if link := linkHeader(baseURL(r)+"/api/v1/animal", q, total); link != "" {
+			w.Header().Set("Link", link)
+		}
+		writeJSON(w, http.StatusOK, refs)
+	})
+}
+
+func handleCreateAnimal(o Options) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, ok := readBody(w, r, o, false)
+		if !ok {
+			return
+		}
+		a, err := validate.DecodeAnimal(body, o.Now())
+		if err != nil {
+			fail(w, r, o.Logger, err, http.StatusConflict)
+			return
+		}
+		if err := o.Store.CreateAnimal(r.Context(), a); err != nil {
+			fail(w, r, o.Logger, err, http.StatusConflict)
+			return
+		}
+		loc := animalURL(r, a.ID)
+		w.Header().Set("Location", loc)
+		w.Header().Set("ETag", etag(a.Rev))
+		writeJSON(w, http.StatusCreated, ref{ID: a.ID, Href: loc})
+	})
+}
+
+func handleGetAnimal(o Options) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		a, err := o.Store.FindAnimal(r.Context(), r.PathValue("id"))
+		if err != nil {
+			fail(w, r, o.Logger, err, http.StatusBadRequest)
+			return
+		}
+		w.Header().Set("ETag", etag(a.Rev))
+		if inm := r.Header.Get("If-None-Match"); inm != "" && matchETag(inm, a.Rev, true) {
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+		writeJSON(w, http.StatusOK, a)
+	})
+}
+
+// handleReplaceAnimal serves PUT: a whole, validated replacement of an
+// existing record.
+func handleReplaceAnimal(o Options) http.Handler {
+	return update(o, func(cur *farm.Animal, body []byte, r *http.Request) (*farm.Animal, error) {
+		return validate.Replacement(cur.ID, body, o.Now())
+	}, false)
+}
+
+// handlePatchAnimal serves PATCH: a JSON Merge Patch applied to the
+// current record, the result validated.
+func handlePatchAnimal(o Options) http.Handler {
+	return update(o, func(cur *farm.Animal, body []byte, r *http.Request) (*farm.Animal, error) {
+		return validate.Merge(cur, body, o.Now())
+	}, true)
+}
+
+// update is the read-change-write of PUT and PATCH, made safe against
+// concurrent writers: the write is a compare-and-swap on the revision that
+// was read. With If-Match, a revision that differs (now, or by the time of
+// the write) is a 412. Without it, a lost race is retried on the new
+// current record, so that two PATCHes of different fields both land.
+func update(o Options, change func(cur *farm.Animal, body []byte, r *http.Request) (*farm.Animal, error), patch bool) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, ok := readBody(w, r, o, patch)
+		if !ok {
+			return
+		}
+		ifMatch := r.Header.Get("If-Match")
+		for attempt := 0; ; attempt++ {
+			cur, err := o.Store.FindAnimal(r.Context(), r.PathValue("id"))
+			if err != nil {
+				fail(w, r, o.Logger, err, http.StatusConflict)
+				return
+			}
+			if ifMatch != "" && !matchETag(ifMatch, cur.Rev, false) {
+				writePrecondition(w, cur.ID)
+				return
+			}
+			next, err := change(cur, body, r)
+			if err != nil {
+				fail(w, r, o.Logger, err, http.StatusConflict)
+				return
+			}
+			err = o.Store.ReplaceAnimal(r.Context(), next, cur.Rev)
+			if farm.ErrorCode(err) == farm.EPRECONDITION && ifMatch == "" && attempt < 100 {
+				continue
+			}
+			if err != nil {
+				fail(w, r, o.Logger, err, http.StatusConflict)
+				return
+			}
+			w.Header().Set("ETag", etag(next.Rev))
+			writeJSON(w, http.StatusOK, next)
+			return
+		}
+	})
+}
+
+func writePrecondition(w http.ResponseWriter, id string) {
+	writeError(w, http.StatusPreconditionFailed, "animal "+strconv.Quote(id)+" has changed: If-Match does not match its current ETag")
+}
+
+func handleDeleteAnimal(o Options) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.PathValue("id")
+		rev := ""
+		if ifMatch := r.Header.Get("If-Match"); ifMatch != "" {
+			cur, err := o.Store.FindAnimal(r.Context(), id)
+			if err != nil {
+				fail(w, r, o.Logger, err, http.StatusConflict)
+				return
+			}
+			if !matchETag(ifMatch, cur.Rev, false) {
+				writePrecondition(w, id)
+				return
+			}
+			rev = cur.Rev // the delete happens only if it is still current
+		}
+		if err := o.Store.DeleteAnimal(r.Context(), id, rev); err != nil {
+			fail(w, r, o.Logger, err, http.StatusConflict)
+			return
+		}
+		writeJSON(w, http.StatusOK, struct{}{})
+	})
+}
+
+// matchETag reports whether an If-Match or If-None-Match list names rev.
+// If-Match compares strongly (a weak tag never matches); If-None-Match
+// weakly (RFC 9110, 13.1.1 and 13.1.2).
+func matchETag(list, rev string, weak bool) bool {
+	for _, t := range strings.Split(list, ",") {
+		t = strings.TrimSpace(t)
+		if t == "*" {
+			return true
+		}
+		if strings.HasPrefix(t, "W/") {
+			if !weak {
+				continue
+			}
+			t = t[2:]
+		}
+		if t == etag(rev) {
+			return true
+		}
+	}
+	return false
+}
+
+// readBody checks the media type and reads the body within the size limit,
+// writing the error itself (415, 413) when it cannot.
+func readBody(w http.ResponseWriter, r *http.Request, o Options, patch bool) ([]byte, bool) {
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		mt, params, err := mime.ParseMediaType(ct)
+		okType := err == nil && (mt == "application/json" || patch && mt == "application/merge-patch+json")
+		if cs, has := params["charset"]; okType && has && !strings.EqualFold(cs, "utf-8") {
+			okType = false
+		}
+		if !okType {
+			want := "application/json"
+			if patch {
+				want += " or application/merge-patch+json"
+			}
+			writeError(w, http.StatusUnsupportedMediaType, "unsupported Content-Type "+strconv.Quote(ct)+": send "+want)
+			return nil, false
+		}
+	}
+	tooLarge := func() ([]byte, bool) {
+		// Do not read the rest of a huge body: close the connection instead.
+		w.Header().Set("Connection", "close")
+		writeError(w, http.StatusRequestEntityTooLarge, "the body is larger than "+strconv.FormatInt(o.MaxBodyBytes, 10)+" bytes")
+		return nil, false
+	}
+	if r.ContentLength > o.MaxBodyBytes {
+		return tooLarge()
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, o.MaxBodyBytes))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return tooLarge()
+		}
+		writeError(w, http.StatusBadRequest, "cannot read the body: "+err.Error())
+		return nil, false
+	}
+	return body, true
+}

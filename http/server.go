@@ -1,0 +1,67 @@
+// Package http is where a request enters farm: the routes (routes.go), the
+// handlers of the animal API and of the service endpoints, the middleware,
+// and the JSON error shape. It speaks farm.AnimalStore and knows nothing
+// of the store behind it; the uwsgi transport feeds it the same requests.
+package http
+
+import (
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/farmhq/farm"
+)
+
+// Options are what the handler needs; cmd wiring fills them.
+type Options struct {
+	Store  farm.AnimalStore
+	Logger *slog.Logger
+	// About is served at /api/v1/_about.
+	About About
+	// Settings returns the effective configuration, secrets redacted, for
+	// /api/v1/_config.
+	Settings func() map[string]any
+	// Static is the web content served outside /api.
+	Static fs.FS
+	// MaxBodyBytes caps request bodies (413 past it).
+	MaxBodyBytes int64
+	// Now is the clock ("not in the future" for dob); time.Now when nil.
+	Now func() time.Time
+	// Ready reports whether the instance takes traffic (false while it
+	// shuts down); always ready when nil.
+	Ready func() bool
+}
+
+// About is the body of /api/v1/_about.
+type About struct {
+	Name      string    `json:"name"`
+	Version   string    `json:"version"`
+	Revision  string    `json:"revision,omitempty"`
+	GoVersion string    `json:"go_version"`
+	Instance  string    `json:"instance"`
+	Started   time.Time `json:"started"`
+}
+
+// NewHandler returns farm's whole HTTP handler: routes wrapped in the
+// middleware every request passes.
+func NewHandler(o Options) http.Handler {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.MaxBodyBytes <= 0 {
+		o.MaxBodyBytes = 1 << 20
+	}
+	if o.Settings == nil {
+		o.Settings = func() map[string]any { return map[string]any{} }
+	}
+	mux := http.NewServeMux()
+	addRoutes(mux, o)
+	var h http.Handler = mux
+	h = recoverPanics(o.Logger)(h)
+	h = accessLog(o.Logger)(h)
+	return h
+}

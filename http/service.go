@@ -1,0 +1,93 @@
+package http
+
+import (
+	"context"
+	"io/fs"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+)
+
+func handleAbout(a About) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, a)
+	})
+}
+
+func handleConfig(settings func() map[string]any) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, settings())
+	})
+}
+
+// handleLive answers while the process serves at all.
+func handleLive() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "alive"})
+	})
+}
+
+// handleReady answers 200 while the instance should get traffic: the store
+// answers and the instance is not shutting down.
+func handleReady(o Options) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if o.Ready != nil && !o.Ready() {
+			writeError(w, http.StatusServiceUnavailable, "shutting down")
+			return
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := o.Store.Ping(ctx); err != nil {
+			o.Logger.Warn("readiness: store does not answer", "err", err)
+			writeError(w, http.StatusServiceUnavailable, "the store does not answer")
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	})
+}
+
+// probeMethods are the methods farm's routes use, in the order Allow
+// lists them.
+var probeMethods = [...]string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"}
+
+// handleAPINotFound answers requests under /api that no route takes: 405
+// with Allow when the path is served for other methods, else 404, both as
+// JSON. It asks the mux which methods would match, so the answer follows
+// the route table by itself.
+func handleAPINotFound(mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		self := r.Pattern
+		var allow []string
+		for _, m := range probeMethods {
+			probe := r.Clone(r.Context())
+			probe.Method = m
+			if _, p := mux.Handler(probe); p != "" && p != self && !strings.HasPrefix(p, "/ ") && p != "/" {
+				allow = append(allow, m)
+			}
+		}
+		if len(allow) > 0 {
+			w.Header().Set("Allow", strings.Join(allow, ", "))
+			writeError(w, http.StatusMethodNotAllowed, "method "+r.Method+" is not allowed on "+r.URL.Path+"; allowed: "+strings.Join(allow, ", "))
+			return
+		}
+		writeError(w, http.StatusNotFound, "no such resource: "+r.URL.Path)
+	})
+}
+
+// handleStatic serves the web content. It is farm's own only when farm
+// runs alone; in production NGINX serves the same folder.
+func handleStatic(files fs.FS) http.Handler {
+	var fsrv http.Handler = http.NotFoundHandler()
+	if files != nil {
+		fsrv = http.FileServerFS(files)
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !slices.Contains([]string{http.MethodGet, http.MethodHead}, r.Method) {
+			w.Header().Set("Allow", "GET, HEAD")
+			http.Error(w, "405 method not allowed", http.StatusMethodNotAllowed)
+			return
+		}
+		fsrv.ServeHTTP(w, r)
+	})
+}

@@ -1,0 +1,155 @@
+// Package ram is the in-memory animal store (DATASTORE='RAM'): fast, and
+// gone when the process ends, so it is for tests and demonstrations. Like
+// the original farm's in-memory store it is private to one process; unlike
+// it, farm refuses to start several instances on it (see the cli package).
+package ram
+
+import (
+	"context"
+	"slices"
+	"sync"
+
+	"github.com/farmhq/farm"
+	"github.com/farmhq/farm/store"
+)
+
+// Store is an AnimalStore in memory, safe for concurrent use.
+type Store struct {
+	mu     sync.RWMutex
+	byID   map[string]farm.Animal
+	ids    []string // sorted by byte order: the listing order
+	closed bool
+}
+
+// New returns an empty store.
+func New() *Store {
+	return &Store{byID: map[string]farm.Animal{}}
+}
+
+var _ farm.AnimalStore = (*Store)(nil)
+
+func (s *Store) check() error {
+	if s.closed {
+		return farm.Errorf(farm.EINTERNAL, "store is closed")
+	}
+	return nil
+}
+
+// CreateAnimal implements farm.AnimalStore.
+func (s *Store) CreateAnimal(ctx context.Context, a *farm.Animal) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.check(); err != nil {
+		return err
+	}
+	if _, ok := s.byID[a.ID]; ok {
+		return farm.Errorf(farm.ECONFLICT, "animal %q exists", a.ID)
+	}
+	a.Rev = store.NextRev("")
+	s.byID[a.ID] = *a
+	i, _ := slices.BinarySearch(s.ids, a.ID)
+	s.ids = slices.Insert(s.ids, i, a.ID)
+	return nil
+}
+
+// FindAnimal implements farm.AnimalStore.
+func (s *Store) FindAnimal(ctx context.Context, id string) (*farm.Animal, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if err := s.check(); err != nil {
+		return nil, err
+	}
+	a, ok := s.byID[id]
+	if !ok {
+		return nil, farm.Errorf(farm.ENOTFOUND, "animal %q not found", id)
+	}
+	return &a, nil
+}
+
+// ReplaceAnimal implements farm.AnimalStore.
+func (s *Store) ReplaceAnimal(ctx context.Context, a *farm.Animal, rev string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.check(); err != nil {
+		return err
+	}
+	cur, ok := s.byID[a.ID]
+	if !ok {
+		return farm.Errorf(farm.ENOTFOUND, "animal %q not found", a.ID)
+	}
+	if cur.Rev != rev {
+		return farm.Errorf(farm.EPRECONDITION, "animal %q has changed", a.ID)
+	}
+	a.Rev = store.NextRev(cur.Rev)
+	s.byID[a.ID] = *a
+	return nil
+}
+
+// DeleteAnimal implements farm.AnimalStore.
+func (s *Store) DeleteAnimal(ctx context.Context, id, rev string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.check(); err != nil {
+		return err
+	}
+	cur, ok := s.byID[id]
+	if !ok {
+		return farm.Errorf(farm.ENOTFOUND, "animal %q not found", id)
+	}
+	if rev != "" && cur.Rev != rev {
+		return farm.Errorf(farm.EPRECONDITION, "animal %q has changed", id)
+	}
+	delete(s.byID, id)
+	i, _ := slices.BinarySearch(s.ids, id)
+	s.ids = slices.Delete(s.ids, i, i+1)
+	return nil
+}
+
+// ListAnimals implements farm.AnimalStore. Unfiltered pages are sliced
+// straight from the sorted ids; filtered ones are a scan, which is fine
+// for a store meant for tests.
+func (s *Store) ListAnimals(ctx context.Context, f farm.AnimalFilter, offset, limit int) ([]*farm.Animal, int, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if err := s.check(); err != nil {
+		return nil, 0, err
+	}
+	out := []*farm.Animal{}
+	if f == (farm.AnimalFilter{}) {
+		total := len(s.ids)
+		if offset < total {
+			for _, id := range s.ids[offset:min(total, offset+limit)] {
+				a := s.byID[id]
+				out = append(out, &a)
+			}
+		}
+		return out, total, nil
+	}
+	total := 0
+	for _, id := range s.ids {
+		a := s.byID[id]
+		if !store.Match(f, &a) {
+			continue
+		}
+		if total >= offset && len(out) < limit {
+			out = append(out, &a)
+		}
+		total++
+	}
+	return out, total, nil
+}
+
+// Ping implements farm.AnimalStore.
+func (s *Store) Ping(ctx context.Context) error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.check()
+}
+
+// Close implements farm.AnimalStore.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closed = true
+	return nil
+}

@@ -1,0 +1,30 @@
+package sqlite_test
+
+import (
+	"path/filepath"
+	"testing"
+
+	"github.com/farmhq/farm"
+	"github.com/farmhq/farm/store/sqlite"
+	"github.com/farmhq/farm/store/storetest"
+)
+
+func open(t *testing.T, opt sqlite.Options) *sqlite.Store {
+	t.Helper()
+	s, err := sqlite.Open(filepath.Join(t.TempDir(), "farm.db"), opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestConformance(t *testing.T) {
+	t.Parallel()
+	storetest.Run(t, func(t *testing.T) farm.AnimalStore { return open(t, sqlite.Options{}) })
+}
+
+// Tiny buckets put splits and merges on every path of the suite.
+func TestConformanceSmallBuckets(t *testing.T) {
+	t.Parallel()
+	storetest.Run(t, func(t *testing.T) farm.AnimalStore { return open(t, sqlite.Options{BucketSize: 4, MaxBatch: 3}) })
+}
