@@ -34,8 +34,10 @@ func Merge(cur *farm.Animal, patch []byte, now time.Time) (*farm.Animal, error) 
 		switch {
 		case string(p.value) == "null" && i >= 0:
 			target = slices.Delete(target, i, i+1)
-		case string(p.value) == "null":
-			// Removing an absent member is a no-op (RFC 7396).
+		case string(p.value) == "null" && fieldRank(p.name) < len(fieldOrder):
+			// Removing an absent member is a no-op (RFC 7396). A name
+			// that is not a field falls through to be reported: a
+			// misspelt removal must not pass silently.
 		case i >= 0:
 			target[i].value = p.value
 		default:

@@ -1,0 +1,258 @@
+package cli_test
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// wait waits for the server process to end and returns how it ended.
+func (s *server) wait(d time.Duration) (error, bool) {
+	select {
+	case err := <-s.done:
+		s.done <- err // for the cleanup
+		return err, true
+	case <-time.After(d):
+		return nil, false
+	}
+}
+
+func TestVersion(t *testing.T) {
+	for _, flag := range []string{"--version", "-V"} {
+		r := farm(t, flag).ok(t)
+		if r.stdout != testVersion+"\n" {
+			t.Errorf("farm %s printed %q, want %q alone", flag, r.stdout, testVersion)
+		}
+	}
+	s := startServer(t, t.TempDir(), "DATASTORE='RAM'")
+	about := decode[map[string]any](t, farm(t, "-c", s.cfg, "get", "/api/v1/_about").ok(t).stdout)
+	if about["name"] != "farm" || about["version"] != testVersion {
+		t.Errorf("_about %v: want the binary's version %s", about, testVersion)
+	}
+}
+
+func TestUnstampedVersionIsADate(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "farm")
+	if out, err := runGo(t, "build", "-o", bin, "github.com/farmhq/farm/cmd/farm"); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	out, err := runCmd(bin, "--version")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !regexp.MustCompile(`^\d{4}\.\d{2}\.\d{2}\n$`).MatchString(out) {
+		t.Errorf("an unstamped build printed %q, want a YYYY.MM.DD date", out)
+	}
+}
+
+func runGo(t *testing.T, args ...string) (string, error) {
+	out, err := exec.Command("go", args...).CombinedOutput()
+	return string(out), err
+}
+
+func runCmd(bin string, args ...string) (string, error) {
+	out, err := exec.Command(bin, args...).Output()
+	return string(out), err
+}
+
+func TestRawCommands(t *testing.T) {
+	s := startServer(t, t.TempDir(), "DATASTORE='RAM'")
+	c := s.cfg
+	// post adds an id when DATA has none, and prints the answer as indented JSON.
+	r := farm(t, "-c", c, "post", "/api/v1/animal", `{"species": "cow", "sex": "female", "name": "Daisy"}`).ok(t)
+	ref := decode[map[string]string](t, r.stdout)
+	id := ref["id"]
+	if !regexp.MustCompile(`^[0-9a-f-]{36}$`).MatchString(id) || !strings.Contains(r.stdout, "\n    \"id\"") {
+		t.Fatalf("post printed %q", r.stdout)
+	}
+	farm(t, "-c", c, "post", "/api/v1/animal", `{"id": "bess", "species": "cow", "sex": "female"}`).ok(t)
+	got := decode[map[string]string](t, farm(t, "-c", c, "get", "/api/v1/animal/"+id).ok(t).stdout)
+	if got["name"] != "Daisy" || got["species"] != "cow" {
+		t.Errorf("get: %v", got)
+	}
+	// put, patch (with DATA from a file and from stdin), delete.
+	farm(t, "-c", c, "put", "/api/v1/animal/bess", `{"species": "cow", "sex": "female", "name": "Bess"}`).ok(t)
+	patch := filepath.Join(t.TempDir(), "patch.json")
+	os.WriteFile(patch, []byte(`{"dob": "2020-05-05"}`), 0o644)
+	farm(t, "-c", c, "patch", "/api/v1/animal/bess", "@"+patch).ok(t)
+	farmIn(t, `{"name": "Bessie"}`, nil, "-c", c, "patch", "/api/v1/animal/bess", "-").ok(t)
+	got = decode[map[string]string](t, farm(t, "-c", c, "get", "/api/v1/animal/bess").ok(t).stdout)
+	if got["name"] != "Bessie" || got["dob"] != "2020-05-05" {
+		t.Errorf("after put and patches: %v", got)
+	}
+	// -i shows the status line and headers before the body.
+	r = farm(t, "-c", c, "-i", "get", "/api/v1/animal/bess").ok(t)
+	if !strings.HasPrefix(r.stdout, "HTTP/1.1 200 OK\n") || !regexp.MustCompile(`(?m)^Etag: "`).MatchString(r.stdout) || !strings.Contains(r.stdout, "\n\n{") {
+		t.Errorf("-i output %q", r.stdout)
+	}
+	etag := regexp.MustCompile(`(?m)^Etag: (.*)$`).FindStringSubmatch(r.stdout)[1]
+	// -v tells the request and response lines on stderr, stdout stays JSON.
+	r = farm(t, "-c", c, "-v", "get", "/api/v1/_about").ok(t)
+	if !strings.Contains(r.stderr, "> GET /api/v1/_about HTTP/1.1") || !strings.Contains(r.stderr, "< HTTP/1.1 200 OK") {
+		t.Errorf("-v stderr %q", r.stderr)
+	}
+	decode[map[string]any](t, r.stdout)
+	// A stale --if-match is a 412, exit status 4.
+	farm(t, "-c", c, "put", "--if-match", `"1-stale"`, "/api/v1/animal/bess", `{"species": "cow", "sex": "male"}`).fails(t, 4, "412")
+	farm(t, "-c", c, "delete", "--if-match", etag, "/api/v1/animal/bess").ok(t)
+	farm(t, "-c", c, "get", "/api/v1/animal/bess").fails(t, 4, "404")
+	// get takes several URIs.
+	r = farm(t, "-c", c, "get", "/api/v1/_about", "/api/v1/_config").ok(t)
+	if strings.Count(r.stdout, `"name": "farm"`) != 1 || !strings.Contains(r.stdout, `"FARM_PORT"`) {
+		t.Errorf("two gets: %s", r.stdout)
+	}
+	farm(t, "-c", c, "post", "/api/v1/animal", `{not json`).fails(t, 2, "not valid JSON")
+}
+
+func TestAnimalCommands(t *testing.T) {
+	s := startServer(t, t.TempDir(), "DATASTORE='SQLite'", "SQLITE_PATH='farm.db'")
+	c := s.cfg
+	r := farm(t, "-c", c, "animal", "new", `{"species": "chicken", "sex": "female"}`, `{"species": "cow", "sex": "male"}`, "-n", "3").ok(t)
+	refs := decode[[]map[string]string](t, r.stdout)
+	if len(refs) != 6 {
+		t.Fatalf("animal new -n 3 with two DATA created %d: %s", len(refs), r.stdout)
+	}
+	farm(t, "-c", c, "animal", "new", `{"id": "fixed", "species": "cow", "sex": "male"}`, "-n", "2").fails(t, 2, "id")
+	farm(t, "-c", c, "animal", "new", `{"id": "fixed", "species": "cow", "sex": "male"}`).ok(t)
+	all := decode[[]map[string]string](t, farm(t, "-c", c, "animal", "get", "all").ok(t).stdout)
+	if len(all) != 7 {
+		t.Errorf("animal get all: %d records", len(all))
+	}
+	page := decode[[]map[string]string](t, farm(t, "-c", c, "animal", "get", "all", "--page", "2", "--per-page", "3").ok(t).stdout)
+	if len(page) != 3 || page[0]["id"] != all[3]["id"] {
+		t.Errorf("page 2 of 3: %v (all %v)", page, all)
+	}
+	r = farm(t, "-c", c, "-i", "animal", "get", "all", "--page", "3", "--per-page", "3").ok(t)
+	if !strings.Contains(r.stdout, "X-Total-Count: 7") || !strings.Contains(r.stdout, `rel="prev"`) {
+		t.Errorf("-i on a page: %s", r.stdout)
+	}
+	farm(t, "-c", c, "animal", "get", "all", "--per-page", "1001").fails(t, 4, "per_page")
+	one := decode[map[string]string](t, farm(t, "-c", c, "animal", "get", "fixed").ok(t).stdout)
+	if one["id"] != "fixed" {
+		t.Errorf("animal get fixed: %v", one)
+	}
+	r = farm(t, "-c", c, "animal", "get", "fixed", all[0]["id"]).ok(t)
+	if strings.Count(r.stdout, `"species"`) != 2 {
+		t.Errorf("two ids: %s", r.stdout)
+	}
+	if d := decode[map[string]int](t, farm(t, "-c", c, "animal", "del", "fixed").ok(t).stdout); d["deleted"] != 1 {
+		t.Errorf("del fixed: %v", d)
+	}
+	farm(t, "-c", c, "animal", "del", "fixed").fails(t, 4, "404")
+	if d := decode[map[string]int](t, farm(t, "-c", c, "animal", "del", "all").ok(t).stdout); d["deleted"] != 6 {
+		t.Errorf("del all: %v", d)
+	}
+	if all := decode[[]map[string]string](t, farm(t, "-c", c, "animal", "get", "all").ok(t).stdout); len(all) != 0 {
+		t.Errorf("after del all: %v", all)
+	}
+}
+
+func TestStress(t *testing.T) {
+	s := startServer(t, t.TempDir(), "DATASTORE='RAM'")
+	r := farm(t, "-c", s.cfg, "stress", "-p", "3", "-n", "200").ok(t)
+	for _, want := range []string{"requests:", "errors:       0", "requests/s:", "latency p50:", "latency p99:"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("summary lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	if !strings.Contains(r.stderr, "stress") {
+		t.Errorf("no progress bar on stderr: %q", r.stderr)
+	}
+	res := decode[map[string]float64](t, farm(t, "-c", s.cfg, "stress", "-p", "2", "-n", "50", "--json").ok(t).stdout)
+	if res["requests"] < 50 || res["errors"] != 0 || res["requests_per_second"] <= 0 || res["p99_ms"] < res["p50_ms"] {
+		t.Errorf("stress --json: %v", res)
+	}
+	// It cleans up after itself.
+	if all := decode[[]map[string]string](t, farm(t, "-c", s.cfg, "animal", "get", "all").ok(t).stdout); len(all) != 0 {
+		t.Errorf("stress left %d records", len(all))
+	}
+}
+
+func TestClientErrors(t *testing.T) {
+	dir := t.TempDir()
+	down := writeConfig(t, dir, "FARM_PORT="+freePort(t))
+	for _, args := range [][]string{
+		{"get", "/api/v1/_about"},
+		{"animal", "get", "all"},
+		{"animal", "new", `{"species": "cow", "sex": "male"}`},
+		{"stress", "-n", "10"},
+	} {
+		farm(t, append([]string{"-c", down}, args...)...).fails(t, 3, "cannot reach farm")
+	}
+	bad := filepath.Join(dir, "bad.cfg")
+	os.WriteFile(bad, []byte("# ok\nFARM_PORT=44444\nFARM_IF=localhost\n"), 0o644)
+	farm(t, "-c", bad, "get", "/x").fails(t, 2, bad+":3:")
+	farm(t, "-c", bad, "start").fails(t, 2, bad+":3:")
+	farm(t, "-c", filepath.Join(dir, "missing.cfg"), "get", "/x").fails(t, 2, "missing.cfg")
+	farm(t, "nonsense").fails(t, 2, "unknown command")
+	farm(t, "get", "--bogus").fails(t, 2, "unknown flag")
+	farmIn(t, "", []string{"FARM_PORT=x"}, "get", "/x").fails(t, 2, "FARM_PORT")
+}
+
+func TestConfigCommand(t *testing.T) {
+	dir := t.TempDir()
+	cfg := writeConfig(t, dir, "FARM_PORT=4321", "COUCHDB_URL='http://admin:hunter2@db:5984'", "API_TOKEN='abc'", "MY_KEY=7")
+	r := farmIn(t, "", []string{"FARM_IF=0.0.0.0"}, "-c", cfg, "config").ok(t)
+	v := decode[map[string]any](t, r.stdout)
+	if v["FARM_PORT"] != 4321.0 || v["FARM_IF"] != "0.0.0.0" || v["COUCHDB_URL"] != "http://admin:***@db:5984" || v["API_TOKEN"] != "***" || v["MY_KEY"] != 7.0 {
+		t.Errorf("config: %v", v)
+	}
+	if strings.Contains(r.stdout, "hunter2") || !strings.Contains(r.stderr, "MY_KEY") {
+		t.Errorf("stdout %s stderr %s", r.stdout, r.stderr)
+	}
+}
+
+// TestDefaultsWithoutConfig: on a fresh clone there is no conf/farm.cfg
+// in the working directory, and farm must still start.
+func TestDefaultsWithoutConfig(t *testing.T) {
+	r := farm(t, "config").ok(t)
+	v := decode[map[string]any](t, r.stdout)
+	if v["FARM_PORT"] != 44444.0 || v["DATASTORE"] != "SQLite" || v["FARM_IF"] != "127.0.0.1" {
+		t.Errorf("defaults: %v", v)
+	}
+}
+
+func TestGracefulShutdown(t *testing.T) {
+	dir := t.TempDir()
+	s := startServer(t, dir, "DATASTORE='SQLite'", "SQLITE_PATH='farm.db'")
+	if code, _ := post(t, s.url+"/api/v1/animal", `{"id": "a", "species": "cow", "sex": "male"}`); code != 201 {
+		t.Fatalf("post: %d", code)
+	}
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	err, ended := s.wait(40 * time.Second)
+	if !ended || err != nil {
+		t.Fatalf("after SIGTERM: ended %v, err %v\n%s", ended, err, s.stderr.String())
+	}
+	if log := s.stderr.String(); !strings.Contains(log, "shutting down") || !strings.Contains(log, "stopped") {
+		t.Errorf("log: %s", log)
+	}
+	// A clean close leaves no WAL behind: SQLite checkpoints and removes it.
+	if _, err := os.Stat(filepath.Join(dir, "farm.db-wal")); !os.IsNotExist(err) {
+		t.Errorf("farm.db-wal still there after a clean stop: %v", err)
+	}
+	s2 := startWith(t, dir, s.cfg)
+	if code, _, _ := get(t, s2.url+"/api/v1/animal/a"); code != 200 {
+		t.Errorf("after restart: %d", code)
+	}
+}
+
+func TestStaticPages(t *testing.T) {
+	s := startServer(t, t.TempDir(), "DATASTORE='RAM'")
+	code, h, body := get(t, s.url+"/")
+	if code != 200 || !strings.Contains(string(body), "api/v1/_about") || !strings.HasPrefix(h.Get("Content-Type"), "text/html") {
+		t.Errorf("index: %d %s %.200s", code, h.Get("Content-Type"), body)
+	}
+	// STATIC_DIR overrides the embedded pages.
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "index.html"), []byte("<p>own page</p>"), 0o644)
+	s2 := startServer(t, t.TempDir(), "DATASTORE='RAM'", fmt.Sprintf("STATIC_DIR=%q", dir))
+	if _, _, body := get(t, s2.url+"/"); !strings.Contains(string(body), "own page") {
+		t.Errorf("STATIC_DIR index: %s", body)
+	}
+}

@@ -1,0 +1,253 @@
+package cli_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// These tests run the farm binary as a user would: built once, then
+// started as a server and called as a client, in separate processes.
+
+// testVersion is stamped into the binary, as scripts/build.sh stamps the
+// release date.
+const testVersion = "2031.01.02"
+
+var farmBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "farm-cli-test")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	farmBin = filepath.Join(dir, "farm")
+	build := exec.Command("go", "build", "-o", farmBin,
+		"-ldflags", "-X github.com/farmhq/farm.version="+testVersion, "github.com/farmhq/farm/cmd/farm")
+	build.Stdout, build.Stderr = os.Stdout, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building farm:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// server is a running `farm start`.
+type server struct {
+	t      *testing.T
+	cmd    *exec.Cmd
+	url    string
+	cfg    string // its configuration file, which clients use too
+	stderr *syncBuffer
+	done   chan error
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// writeConfig writes a farm.cfg into dir with the given lines.
+func writeConfig(t *testing.T, dir string, lines ...string) string {
+	t.Helper()
+	path := filepath.Join(dir, "farm.cfg")
+	if err := os.WriteFile(path, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+var addrRe = regexp.MustCompile(`msg="farm listening" addr=(\S+)`)
+
+// freePort finds a port nobody listens on.
+func freePort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+}
+
+// startServer starts farm with a configuration file of the lines and a
+// free FARM_PORT, and waits until it listens. The clients of the test use
+// the same file, as the CLI is meant to.
+func startServer(t *testing.T, dir string, lines ...string) *server {
+	t.Helper()
+	cfg := writeConfig(t, dir, append([]string{"FARM_PORT=" + freePort(t)}, lines...)...)
+	return startWith(t, dir, cfg)
+}
+
+func startWith(t *testing.T, dir, cfg string) *server {
+	t.Helper()
+	s := &server{t: t, cfg: cfg, stderr: &syncBuffer{}, done: make(chan error, 1)}
+	s.cmd = exec.Command(farmBin, "-c", cfg, "start")
+	s.cmd.Dir = dir
+	s.cmd.Stderr = s.stderr
+	s.cmd.Env = cleanEnv()
+	if err := s.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { s.done <- s.cmd.Wait() }()
+	t.Cleanup(func() {
+		s.cmd.Process.Kill()
+		<-s.done
+		if t.Failed() {
+			t.Logf("server log:\n%s", s.stderr.String())
+		}
+	})
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		if m := addrRe.FindStringSubmatch(s.stderr.String()); m != nil {
+			s.url = "http://" + m[1]
+			return s
+		}
+		select {
+		case err := <-s.done:
+			s.done <- err
+			t.Fatalf("farm start exited: %v\n%s", err, s.stderr.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	t.Fatalf("farm did not start listening:\n%s", s.stderr.String())
+	return nil
+}
+
+// cleanEnv is the environment without farm's own keys, so the developer's
+// shell cannot steer the tests.
+func cleanEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		switch k {
+		case "FARM_IF", "FARM_PORT", "FARM_URL", "DATASTORE", "SQLITE_PATH", "LOGGING_LEVEL", "LOG_FORMAT", "COUCHDB_URL":
+			continue
+		}
+		env = append(env, kv)
+	}
+	return env
+}
+
+// result is what a farm command did.
+type result struct {
+	stdout, stderr string
+	code           int
+}
+
+// farm runs the binary with args and returns its output and exit status.
+func farm(t *testing.T, args ...string) result {
+	t.Helper()
+	return farmIn(t, "", nil, args...)
+}
+
+func farmIn(t *testing.T, stdin string, env []string, args ...string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, farmBin, args...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	cmd.Stdin = strings.NewReader(stdin)
+	cmd.Env = append(cleanEnv(), env...)
+	cmd.Dir = t.TempDir()
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("farm %v: %v", args, err)
+	}
+	return result{out.String(), errb.String(), code}
+}
+
+func (r result) ok(t *testing.T) result {
+	t.Helper()
+	if r.code != 0 {
+		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
+	}
+	return r
+}
+
+// oneLine checks a failure: the wanted exit status and a one-line message.
+func (r result) fails(t *testing.T, code int, has string) {
+	t.Helper()
+	if r.code != code {
+		t.Fatalf("exit %d, want %d\nstdout: %s\nstderr: %s", r.code, code, r.stdout, r.stderr)
+	}
+	msg := strings.TrimRight(r.stderr, "\n")
+	if strings.Count(msg, "\n") != 0 || !strings.Contains(msg, has) {
+		t.Fatalf("stderr %q: want one line containing %q", r.stderr, has)
+	}
+}
+
+func get(t *testing.T, url string) (int, http.Header, []byte) {
+	t.Helper()
+	res, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res.StatusCode, res.Header, b
+}
+
+func post(t *testing.T, url, body string) (int, []byte) {
+	t.Helper()
+	res, err := http.Post(url, "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res.StatusCode, b
+}
+
+func decode[T any](t *testing.T, s string) T {
+	t.Helper()
+	var v T
+	if err := json.Unmarshal([]byte(s), &v); err != nil {
+		t.Fatalf("%q: %v", s, err)
+	}
+	return v
+}
+
+// lines reads non-empty lines.
+func lines(s string) []string {
+	var out []string
+	sc := bufio.NewScanner(strings.NewReader(s))
+	for sc.Scan() {
+		if l := strings.TrimSpace(sc.Text()); l != "" {
+			out = append(out, l)
+		}
+	}
+	return out
+}
