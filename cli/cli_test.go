@@ -256,3 +256,18 @@ func TestStaticPages(t *testing.T) {
 		t.Errorf("STATIC_DIR index: %s", body)
 	}
 }
+
+// TestShippedConfigs: the configurations in conf/ load without a warning.
+func TestShippedConfigs(t *testing.T) {
+	files, _ := filepath.Glob("../conf/*.cfg")
+	if len(files) < 2 {
+		t.Fatalf("conf/*.cfg: %v", files)
+	}
+	for _, f := range files {
+		abs, _ := filepath.Abs(f)
+		r := farm(t, "-c", abs, "config").ok(t)
+		if r.stderr != "" {
+			t.Errorf("%s: warnings %s", f, r.stderr)
+		}
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/farmhq/farm"
+	"github.com/farmhq/farm/metrics"
 )
 
 // Options are what the handler needs; cmd wiring fills them.
@@ -31,6 +32,9 @@ type Options struct {
 	// Ready reports whether the instance takes traffic (false while it
 	// shuts down); always ready when nil.
 	Ready func() bool
+	// Metrics, when set, counts every request and is served at
+	// /api/v1/metrics.
+	Metrics *metrics.Metrics
 }
 
 // About is the body of /api/v1/_about.
@@ -62,6 +66,11 @@ func NewHandler(o Options) http.Handler {
 	addRoutes(mux, o)
 	var h http.Handler = mux
 	h = recoverPanics(o.Logger)(h)
+	if o.Metrics != nil {
+		// Outside recoverPanics, so that recovered panics count as the
+		// 500s they became; it reads the route the mux matched.
+		h = o.Metrics.Instrument(catchAllPatterns...)(h)
+	}
 	h = accessLog(o.Logger)(h)
 	return h
 }
