@@ -329,7 +329,11 @@ func pyRepr(v any) string {
 	case string:
 		return "'" + t + "'"
 	case float64:
-		return strconv.FormatFloat(t, 'g', -1, 64)
+		s := strconv.FormatFloat(t, 'g', -1, 64)
+		if !strings.ContainsAny(s, ".eIN") {
+			s += ".0" // as Python shows a float: 44444.0, not 44444
+		}
+		return s
 	}
 	return fmt.Sprint(v)
 }
@@ -376,7 +380,7 @@ const redacted = "***"
 
 var (
 	secretKeyRe = regexp.MustCompile(`(?i)(PASSWORD|PASSWD|SECRET|TOKEN|CREDENTIAL|API_?KEY|PRIVATE_?KEY)`)
-	urlPassRe   = regexp.MustCompile(`([A-Za-z][A-Za-z0-9+.-]*://[^/?#@\s:]*):([^@/?#\s]+)@`)
+	urlPassRe   = regexp.MustCompile(`([A-Za-z][A-Za-z0-9+.-]*://[^/?#@\s:]*):([^/?#\s]+)@`)
 )
 
 func secretKey(key string) bool { return secretKeyRe.MatchString(key) }

@@ -62,15 +62,25 @@ func parse(text string) ([]entry, error) {
 		}
 		v, tail, err := literal(rest)
 		if err != nil {
-			return nil, &lineError{n, key + ": " + err.Error()}
+			return nil, &lineError{n, key + ": " + hideSecret(key, err.Error())}
 		}
 		tail = strings.TrimSpace(tail)
 		if tail != "" && !strings.HasPrefix(tail, "#") {
-			return nil, &lineError{n, fmt.Sprintf("%s: unexpected %s after the value", key, show(tail))}
+			return nil, &lineError{n, key + ": " + hideSecret(key, fmt.Sprintf("unexpected %s after the value", show(tail)))}
 		}
 		out = append(out, entry{key: key, value: v, line: n})
 	}
 	return out, nil
+}
+
+// hideSecret keeps a message about a line's value from showing a secret:
+// the whole message is replaced when the key names a secret, and passwords
+// inside URLs are redacted otherwise.
+func hideSecret(key, msg string) string {
+	if secretKey(key) {
+		return "malformed value (not shown: the key names a secret); quote a string ('...'), or write a number, True, False or None"
+	}
+	return Redact("", msg)
 }
 
 func firstInvalidLine(text string) int {
@@ -185,11 +195,11 @@ func pyInt(w string) (int64, error) {
 		}
 		return 0, fmt.Errorf("%s is not a number", show(w))
 	}
-	if u > math.MaxInt64 {
+	if u > math.MaxInt64 && !(neg && u == math.MaxInt64+1) {
 		return 0, fmt.Errorf("%s is too large", show(w))
 	}
 	if neg {
-		return -int64(u), nil
+		return -int64(u), nil // -(1<<63) wraps to itself, math.MinInt64
 	}
 	return int64(u), nil
 }
@@ -235,8 +245,22 @@ func pyString(s string) (any, string, error) {
 				b.WriteByte('\t')
 			case 'r':
 				b.WriteByte('\r')
-			case '0':
-				b.WriteByte(0)
+			case 'a':
+				b.WriteByte('\a')
+			case 'b':
+				b.WriteByte('\b')
+			case 'f':
+				b.WriteByte('\f')
+			case 'v':
+				b.WriteByte('\v')
+			case '0', '1', '2', '3', '4', '5', '6', '7':
+				// Python's octal escape: one to three octal digits.
+				v := rune(e - '0')
+				for k := 0; k < 2 && i+1 < len(s) && '0' <= s[i+1] && s[i+1] <= '7'; k++ {
+					i++
+					v = v*8 + rune(s[i]-'0')
+				}
+				b.WriteRune(v)
 			case 'x', 'u', 'U':
 				n := map[byte]int{'x': 2, 'u': 4, 'U': 8}[e]
 				if i+n >= len(s) {
