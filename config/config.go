@@ -154,7 +154,7 @@ func nonEmpty(_ *Config, v any) (any, error) {
 	return v, nil
 }
 
-var urlRe = regexp.MustCompile(`^https?://[^/\s]+(/\S*)?$`)
+var urlRe = regexp.MustCompile(`(?i)^https?://[^/\s]+(/\S*)?$`)
 
 func httpURL(emptyOK bool) func(*Config, any) (any, error) {
 	return func(_ *Config, v any) (any, error) {
@@ -224,7 +224,12 @@ func build(path string, entries []entry, getenv func(string) (string, bool)) (*C
 		c.values[e.key] = v
 	}
 	// Environment variables override the file, as plain text.
+	keys := make([]string, 0, len(c.values))
 	for key := range c.values {
+		keys = append(keys, key)
+	}
+	slices.Sort(keys) // so that of several bad variables, the same one is named every time
+	for _, key := range keys {
 		raw, ok := getenv(key)
 		if !ok {
 			continue
@@ -255,9 +260,6 @@ func build(path string, entries []entry, getenv func(string) (string, bool)) (*C
 	slices.Sort(unknown)
 	for _, key := range unknown {
 		c.Warnings = append(c.Warnings, fmt.Sprintf("%s:%d: %s is not a key farm knows; it is kept and shown in _config", path, firstLine[key], key))
-	}
-	if c.Datastore == StoreCouchDB && c.CouchDBURL == "" {
-		return nil, fmt.Errorf("DATASTORE is CouchDB but COUCHDB_URL is empty")
 	}
 	return c, nil
 }

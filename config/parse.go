@@ -50,7 +50,8 @@ func parse(text string) ([]entry, error) {
 		}
 		eq := strings.IndexByte(trimmed, '=')
 		if eq < 0 {
-			return nil, &lineError{n, fmt.Sprintf("expected KEY=VALUE, got %s", show(trimmed))}
+			// The line is not echoed: it may hold a secret.
+			return nil, &lineError{n, "expected KEY=VALUE: the line has no '='"}
 		}
 		key := strings.TrimSpace(trimmed[:eq])
 		if !identifier(key) {
@@ -106,8 +107,8 @@ func identifier(s string) bool {
 
 // show quotes a piece of a line for a message, shortened.
 func show(s string) string {
-	if len(s) > 60 {
-		s = s[:60] + "…"
+	if r := []rune(s); len(r) > 60 {
+		s = string(r[:60]) + "…"
 	}
 	return strconv.Quote(s)
 }

@@ -90,9 +90,13 @@ func List(rawQuery string, now time.Time) (ListQuery, error) {
 			q.Filter.DOB = v
 		}
 	}
-	slices.SortStableFunc(errs, func(x, y farm.FieldError) int {
-		return slices.Index(listArgs[:], x.Field) - slices.Index(listArgs[:], y.Field)
-	})
+	rank := func(arg string) int { // unknown arguments last, as for bodies
+		if i := slices.Index(listArgs[:], arg); i >= 0 {
+			return i
+		}
+		return len(listArgs)
+	}
+	slices.SortStableFunc(errs, func(x, y farm.FieldError) int { return rank(x.Field) - rank(y.Field) })
 	if err := invalid("invalid listing arguments", errs); err != nil {
 		return ListQuery{Page: 1, PerPage: DefaultPerPage}, err
 	}
