@@ -154,7 +154,7 @@ func TestParseErrors(t *testing.T) {
 	}{
 		{"FARM_PORT", 1, "expected KEY=VALUE"},
 		{"# ok\n\nFARM_PORT 44444", 3, "expected KEY=VALUE"},
-		{"A=1\r\nB=2\r\nfoo\r\n", 3, `got "foo"`},
+		{"A=1\r\nB=2\r\nfoo\r\n", 3, "no '='"},
 		{"1ABC=1", 1, `"1ABC" is not a valid key`},
 		{"'A-B'=1", 1, "is not a valid key"},
 		{"A-B=1", 1, `"A-B" is not a valid key`},
