@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 	"github.com/farmhq/farm"
 	"github.com/farmhq/farm/config"
 	farmhttp "github.com/farmhq/farm/http"
+	"github.com/farmhq/farm/metrics"
 	"github.com/farmhq/farm/static"
 	"github.com/farmhq/farm/store/ram"
 	"github.com/farmhq/farm/store/sqlite"
@@ -78,10 +80,13 @@ func serve(ctx context.Context, cfg *config.Config, env Env) error {
 		log.Warn(w)
 	}
 	build := farm.ReadBuild()
-	st, err := openStore(cfg)
+	raw, err := openStore(cfg)
 	if err != nil {
 		return err
 	}
+	m := metrics.New(metrics.Options{Build: build, Runtime: true})
+	st := m.Store(raw, strings.ToLower(cfg.Datastore))
+	m.AnimalCount(st)
 	defer func() {
 		if err := st.Close(); err != nil {
 			log.Error("closing the store", "err", err)
@@ -110,6 +115,7 @@ func serve(ctx context.Context, cfg *config.Config, env Env) error {
 		Static:       files,
 		MaxBodyBytes: cfg.MaxBodyBytes,
 		Ready:        func() bool { return !stopping.Load() },
+		Metrics:      m,
 	})
 
 	addr := net.JoinHostPort(cfg.Interface, strconv.Itoa(cfg.Port))
@@ -129,8 +135,24 @@ func serve(ctx context.Context, cfg *config.Config, env Env) error {
 	log.Info("farm listening", "addr", ln.Addr().String(), "version", build.Version,
 		"store", cfg.Datastore, "config", cfg.File, "pid", os.Getpid())
 
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(ln) }()
+	var msrv *http.Server
+	if cfg.MetricsAddr != "" {
+		// Each instance's own metrics, for Prometheus to scrape directly:
+		// through a load balancer a scrape would reach a random instance.
+		mln, err := net.Listen("tcp", cfg.MetricsAddr)
+		if err != nil {
+			srv.Close()
+			return fmt.Errorf("listen on %s (METRICS_ADDR): %w", cfg.MetricsAddr, err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", m.Handler())
+		mux.Handle("GET /api/v1/metrics", m.Handler())
+		msrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: srv.ErrorLog}
+		go func() { errc <- msrv.Serve(mln) }()
+		log.Info("metrics listening", "addr", mln.Addr().String())
+	}
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve: %w", err)
@@ -142,6 +164,9 @@ func serve(ctx context.Context, cfg *config.Config, env Env) error {
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
 		log.Error("shutdown", "err", err)
+	}
+	if msrv != nil {
+		msrv.Shutdown(sctx)
 	}
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err

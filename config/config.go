@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
 	"os"
 	"regexp"
 	"slices"
@@ -31,6 +32,7 @@ type Config struct {
 	Port         int    // FARM_PORT; 0 picks a free port
 	URL          string // FARM_URL: where clients reach farm; derived from FARM_IF and FARM_PORT when empty
 	Instance     string // FARM_INSTANCE: this instance's name; host:pid when empty
+	MetricsAddr  string // METRICS_ADDR: host:port of this instance's own metrics listener, or none
 	LogLevel     string // LOGGING_LEVEL
 	LogFormat    string // LOG_FORMAT: text or json
 	Datastore    string // DATASTORE: RAM, SQLite or CouchDB
@@ -95,6 +97,8 @@ var specs = []spec{
 		check: httpURL(true), set: func(c *Config, v any) { c.URL = v.(string) }},
 	{key: "FARM_INSTANCE", kind: kString, def: "", doc: "this instance's name (default host:pid)",
 		set: func(c *Config, v any) { c.Instance = v.(string) }},
+	{key: "METRICS_ADDR", kind: kString, def: "", doc: "this instance's own metrics listener, host:port (for Prometheus to scrape each instance)",
+		check: hostPort, set: func(c *Config, v any) { c.MetricsAddr = v.(string) }},
 	{key: "LOGGING_LEVEL", kind: kString, def: "INFO", doc: "CRITICAL, ERROR, WARNING, INFO or DEBUG",
 		check: oneOf("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"), set: func(c *Config, v any) { c.LogLevel = v.(string) }},
 	{key: "LOG_FORMAT", kind: kString, def: "text", doc: "text or json",
@@ -145,6 +149,23 @@ func oneOf(allowed ...string) func(*Config, any) (any, error) {
 		}
 		return nil, fmt.Errorf("must be one of %s, not %q", strings.Join(allowed, ", "), v)
 	}
+}
+
+// hostPort checks an address to listen on: host:port, host optional, or
+// empty for none.
+func hostPort(_ *Config, v any) (any, error) {
+	s := v.(string)
+	if s == "" {
+		return v, nil
+	}
+	_, port, err := net.SplitHostPort(s)
+	if err != nil {
+		return nil, fmt.Errorf("must be host:port (e.g. '127.0.0.1:9101'), not %q", s)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return nil, fmt.Errorf("port %q must be a number from 0 to 65535", port)
+	}
+	return v, nil
 }
 
 func nonEmpty(_ *Config, v any) (any, error) {

@@ -6,6 +6,9 @@ set -euo pipefail
 ensure_go
 cd "$ROOT"
 
+# Real components the tests run: Prometheus and promtool.
+apt_install prometheus
+
 say "== gofmt"
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
 [ -z "$unformatted" ] || die "not gofmt-formatted: $unformatted"
