@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -24,6 +25,7 @@ import (
 	"github.com/farmhq/farm/static"
 	"github.com/farmhq/farm/store/ram"
 	"github.com/farmhq/farm/store/sqlite"
+	"github.com/farmhq/farm/uwsgi"
 )
 
 // shutdownGrace bounds how long in-flight requests may take to finish.
@@ -33,8 +35,14 @@ func newStart(g *globals, env Env) *cobra.Command {
 	return &cobra.Command{
 		Use:   "start",
 		Short: "run the server",
-		Long: `Run the server on FARM_IF:FARM_PORT until SIGINT or SIGTERM, then finish
-the requests in flight, close the store and exit.`,
+		Long: `Run the server until SIGINT or SIGTERM, then stop accepting, finish the
+requests in flight, close the store and exit.
+
+It listens on FARM_IF:FARM_PORT (HTTP), and on whichever of UWSGI_SOCKET,
+UWSGI_ADDR (the uwsgi protocol, for NGINX's uwsgi_pass), HTTP_SOCKET (HTTP
+on a unix socket) and METRICS_ADDR (metrics and health) are set. A
+configuration with sockets and no FARM_IF or FARM_PORT serves only the
+sockets, as conf/farm_uwsgi.cfg does.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg, err := g.load(env)
@@ -73,6 +81,52 @@ func instanceName(cfg *config.Config) string {
 	return host + ":" + strconv.Itoa(os.Getpid())
 }
 
+// listenUnix listens on a unix socket at path with the given file mode. A
+// socket file left by a process that died is replaced; one that a live
+// process answers on is an error, as is any other kind of file there.
+func listenUnix(path string, mode os.FileMode) (net.Listener, error) {
+	if fi, err := os.Lstat(path); err == nil {
+		if fi.Mode()&os.ModeSocket == 0 {
+			return nil, fmt.Errorf("%s exists and is not a socket", path)
+		}
+		if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
+			c.Close()
+			return nil, fmt.Errorf("%s is in use: another process answers on it", path)
+		}
+		if err := os.Remove(path); err != nil {
+			return nil, fmt.Errorf("removing the stale socket %s: %w", path, err)
+		}
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, err
+	}
+	// Listen made the file with the umask's mode; NGINX's workers, which
+	// do not run as farm's user, need the configured one.
+	if err := os.Chmod(path, mode); err != nil {
+		ln.Close()
+		return nil, err
+	}
+	return ln, nil // closing it removes the file
+}
+
+// drainDelay is how long a stopping instance keeps accepting on its unix
+// sockets after removing their files: long enough to take the connections
+// NGINX had already queued, while no new ones can arrive.
+const drainDelay = 200 * time.Millisecond
+
+// transport is one listener and the server on it.
+type transport struct {
+	name     string
+	path     string // the socket file of a unix listener
+	ln       net.Listener
+	serve    func(net.Listener) error
+	shutdown func(context.Context) error
+}
+
 // serve runs the server until ctx ends.
 func serve(ctx context.Context, cfg *config.Config, env Env) error {
 	log := newLogger(cfg, env.Stderr)
@@ -100,6 +154,7 @@ func serve(ctx context.Context, cfg *config.Config, env Env) error {
 		files = os.DirFS(cfg.StaticDir)
 	}
 	var stopping atomic.Bool
+	ready := func() bool { return !stopping.Load() }
 	handler := farmhttp.NewHandler(farmhttp.Options{
 		Store:  st,
 		Logger: log,
@@ -114,63 +169,136 @@ func serve(ctx context.Context, cfg *config.Config, env Env) error {
 		Settings:     cfg.Values,
 		Static:       files,
 		MaxBodyBytes: cfg.MaxBodyBytes,
-		Ready:        func() bool { return !stopping.Load() },
+		Ready:        ready,
 		Metrics:      m,
 	})
 
-	addr := net.JoinHostPort(cfg.Interface, strconv.Itoa(cfg.Port))
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return fmt.Errorf("listen on %s (FARM_IF, FARM_PORT): %w", addr, err)
-	}
-	srv := &http.Server{
-		Handler:           handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       60 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
-	log.Info("farm listening", "addr", ln.Addr().String(), "version", build.Version,
-		"store", cfg.Datastore, "config", cfg.File, "pid", os.Getpid())
-
-	errc := make(chan error, 2)
-	go func() { errc <- srv.Serve(ln) }()
-	var msrv *http.Server
-	if cfg.MetricsAddr != "" {
-		// Each instance's own metrics, for Prometheus to scrape directly:
-		// through a load balancer a scrape would reach a random instance.
-		mln, err := net.Listen("tcp", cfg.MetricsAddr)
-		if err != nil {
-			srv.Close()
-			return fmt.Errorf("listen on %s (METRICS_ADDR): %w", cfg.MetricsAddr, err)
+	errorLog := slog.NewLogLogger(log.Handler(), slog.LevelWarn)
+	httpServer := func(h http.Handler) *http.Server {
+		return &http.Server{
+			Handler:           h,
+			ReadHeaderTimeout: 10 * time.Second,
+			ReadTimeout:       60 * time.Second,
+			WriteTimeout:      60 * time.Second,
+			IdleTimeout:       120 * time.Second,
+			MaxHeaderBytes:    64 << 10,
+			ErrorLog:          errorLog,
 		}
+	}
+	var ts []transport
+	closeAll := func() {
+		for _, t := range ts {
+			t.ln.Close()
+		}
+	}
+	add := func(name string, ln net.Listener, err error, srv interface {
+		Serve(net.Listener) error
+		Shutdown(context.Context) error
+	}) error {
+		if err != nil {
+			closeAll()
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		t := transport{name: name, ln: ln, serve: srv.Serve, shutdown: srv.Shutdown}
+		if u, ok := ln.(*net.UnixListener); ok {
+			t.path = u.Addr().String()
+		}
+		ts = append(ts, t)
+		return nil
+	}
+	if addr, ok := cfg.HTTPAddr(); ok {
+		ln, err := net.Listen("tcp", addr)
+		if err := add("HTTP (FARM_IF, FARM_PORT)", ln, err, httpServer(handler)); err != nil {
+			return err
+		}
+	}
+	if cfg.HTTPSocket != "" {
+		ln, err := listenUnix(cfg.HTTPSocket, cfg.SocketMode)
+		if err := add("HTTP on a unix socket (HTTP_SOCKET)", ln, err, httpServer(handler)); err != nil {
+			return err
+		}
+	}
+	newUwsgi := func() *uwsgi.Server {
+		return &uwsgi.Server{Handler: handler, Logger: log, ReadTimeout: 60 * time.Second, WriteTimeout: 60 * time.Second}
+	}
+	if cfg.UwsgiSocket != "" {
+		ln, err := listenUnix(cfg.UwsgiSocket, cfg.SocketMode)
+		if err := add("uwsgi on a unix socket (UWSGI_SOCKET)", ln, err, newUwsgi()); err != nil {
+			return err
+		}
+	}
+	if cfg.UwsgiAddr != "" {
+		ln, err := net.Listen("tcp", cfg.UwsgiAddr)
+		if err := add("uwsgi over TCP (UWSGI_ADDR)", ln, err, newUwsgi()); err != nil {
+			return err
+		}
+	}
+	if cfg.MetricsAddr != "" {
+		// Each instance's own metrics, for Prometheus to scrape directly
+		// (through a load balancer a scrape would reach a random
+		// instance), and its health, for scripts and load balancers to
+		// ask this instance and no other. Not counted in the metrics.
 		mux := http.NewServeMux()
 		mux.Handle("GET /metrics", m.Handler())
 		mux.Handle("GET /api/v1/metrics", m.Handler())
-		msrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: srv.ErrorLog}
-		go func() { errc <- msrv.Serve(mln) }()
-		log.Info("metrics listening", "addr", mln.Addr().String())
+		mux.Handle("GET /livez", handler)
+		mux.Handle("GET /readyz", handler)
+		ln, err := net.Listen("tcp", cfg.MetricsAddr)
+		if err := add("metrics (METRICS_ADDR)", ln, err, httpServer(mux)); err != nil {
+			return err
+		}
 	}
+	if len(ts) == 0 {
+		return usageError{fmt.Errorf("nothing to listen on: set FARM_PORT, UWSGI_SOCKET, UWSGI_ADDR or HTTP_SOCKET")}
+	}
+
+	errc := make(chan error, len(ts))
+	for _, t := range ts {
+		go func() {
+			if err := t.serve(t.ln); err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, uwsgi.ErrServerClosed) {
+				errc <- fmt.Errorf("%s: %w", t.name, err)
+			}
+		}()
+		log.Info("farm listening", "addr", t.ln.Addr().String(), "transport", t.name)
+	}
+	log.Info("farm started", "version", build.Version, "instance", instanceName(cfg),
+		"store", cfg.Datastore, "config", cfg.File, "pid", os.Getpid())
+
+	var serveErr error
 	select {
-	case err := <-errc:
-		return fmt.Errorf("serve: %w", err)
+	case serveErr = <-errc:
+		log.Error("a listener failed; shutting down", "err", serveErr)
 	case <-ctx.Done():
 	}
+	// Stop taking requests: listeners close first (NGINX then sends new
+	// requests to the other instances), /readyz says so, and the requests
+	// already taken are answered.
 	stopping.Store(true)
 	log.Info("shutting down: finishing requests in flight")
+	// Remove the socket files first: NGINX's next connect fails at once
+	// and goes to another instance, while what it already queued here is
+	// still accepted and answered. Only then close the listeners.
+	drain := false
+	for _, t := range ts {
+		if t.path != "" {
+			os.Remove(t.path)
+			drain = true
+		}
+	}
+	if drain {
+		time.Sleep(drainDelay)
+	}
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		log.Error("shutdown", "err", err)
+	var wg sync.WaitGroup
+	for _, t := range ts {
+		wg.Go(func() {
+			if err := t.shutdown(sctx); err != nil {
+				log.Error("shutdown", "transport", t.name, "err", err)
+			}
+		})
 	}
-	if msrv != nil {
-		msrv.Shutdown(sctx)
-	}
-	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
+	wg.Wait()
 	log.Info("stopped")
-	return nil
+	return serveErr
 }

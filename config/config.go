@@ -28,28 +28,33 @@ const (
 
 // Config is the effective configuration.
 type Config struct {
-	Interface    string // FARM_IF
-	Port         int    // FARM_PORT; 0 picks a free port
-	URL          string // FARM_URL: where clients reach farm; derived from FARM_IF and FARM_PORT when empty
-	Instance     string // FARM_INSTANCE: this instance's name; host:pid when empty
-	MetricsAddr  string // METRICS_ADDR: host:port of this instance's own metrics listener, or none
-	LogLevel     string // LOGGING_LEVEL
-	LogFormat    string // LOG_FORMAT: text or json
-	Datastore    string // DATASTORE: RAM, SQLite or CouchDB
-	SQLitePath   string // SQLITE_PATH
-	CouchDBURL   string // COUCHDB_URL
-	MaxBodyBytes int64  // MAX_BODY_BYTES
-	StaticDir    string // STATIC_DIR: serve this folder instead of the embedded pages
-	Env          string // ENV
-	Testing      bool   // TESTING
-	Debug        bool   // DEBUG
+	Interface    string      // FARM_IF
+	Port         int         // FARM_PORT; 0 picks a free port
+	URL          string      // FARM_URL: where clients reach farm; derived from FARM_IF and FARM_PORT when empty
+	Instance     string      // FARM_INSTANCE: this instance's name; host:pid when empty
+	MetricsAddr  string      // METRICS_ADDR: host:port of this instance's own metrics listener, or none
+	UwsgiSocket  string      // UWSGI_SOCKET: unix socket path for the uwsgi protocol (NGINX uwsgi_pass)
+	UwsgiAddr    string      // UWSGI_ADDR: host:port for the uwsgi protocol over TCP
+	HTTPSocket   string      // HTTP_SOCKET: unix socket path for HTTP (NGINX proxy_pass)
+	SocketMode   os.FileMode // SOCKET_MODE: file mode of the unix sockets
+	LogLevel     string      // LOGGING_LEVEL
+	LogFormat    string      // LOG_FORMAT: text or json
+	Datastore    string      // DATASTORE: RAM, SQLite or CouchDB
+	SQLitePath   string      // SQLITE_PATH
+	CouchDBURL   string      // COUCHDB_URL
+	MaxBodyBytes int64       // MAX_BODY_BYTES
+	StaticDir    string      // STATIC_DIR: serve this folder instead of the embedded pages
+	Env          string      // ENV
+	Testing      bool        // TESTING
+	Debug        bool        // DEBUG
 
 	// File is the file read, or "" when the built-in defaults stand alone.
 	File string
 	// Warnings are problems that do not stop farm (unknown keys, say).
 	Warnings []string
 
-	values map[string]any // every key, known or not, for Values
+	values map[string]any  // every key, known or not, for Values
+	given  map[string]bool // keys set by the file or the environment
 }
 
 // kind is the type a known key takes.
@@ -99,6 +104,17 @@ var specs = []spec{
 		set: func(c *Config, v any) { c.Instance = v.(string) }},
 	{key: "METRICS_ADDR", kind: kString, def: "", doc: "this instance's own metrics listener, host:port (for Prometheus to scrape each instance)",
 		check: hostPort, set: func(c *Config, v any) { c.MetricsAddr = v.(string) }},
+	{key: "UWSGI_SOCKET", kind: kString, def: "", doc: "unix socket for the uwsgi protocol, for NGINX's uwsgi_pass (e.g. '/var/tmp/farm.socket')",
+		set: func(c *Config, v any) { c.UwsgiSocket = v.(string) }},
+	{key: "UWSGI_ADDR", kind: kString, def: "", doc: "host:port for the uwsgi protocol over TCP",
+		check: hostPort, set: func(c *Config, v any) { c.UwsgiAddr = v.(string) }},
+	{key: "HTTP_SOCKET", kind: kString, def: "", doc: "unix socket for HTTP, for NGINX's proxy_pass to an upstream with keepalive",
+		set: func(c *Config, v any) { c.HTTPSocket = v.(string) }},
+	{key: "SOCKET_MODE", kind: kString, def: "0660", doc: "file mode of the unix sockets, octal; NGINX's workers must be able to connect",
+		check: octalMode, set: func(c *Config, v any) {
+			m, _ := strconv.ParseUint(v.(string), 8, 32)
+			c.SocketMode = os.FileMode(m)
+		}},
 	{key: "LOGGING_LEVEL", kind: kString, def: "INFO", doc: "CRITICAL, ERROR, WARNING, INFO or DEBUG",
 		check: oneOf("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"), set: func(c *Config, v any) { c.LogLevel = v.(string) }},
 	{key: "LOG_FORMAT", kind: kString, def: "text", doc: "text or json",
@@ -168,6 +184,19 @@ func hostPort(_ *Config, v any) (any, error) {
 	return v, nil
 }
 
+// octalMode checks a unix file mode written in octal, '0660' or '660'.
+func octalMode(_ *Config, v any) (any, error) {
+	s := strings.TrimPrefix(v.(string), "0o")
+	m, err := strconv.ParseUint(s, 8, 32)
+	if err != nil || m > 0o777 {
+		return nil, fmt.Errorf("must be an octal file mode such as '0660', not %q", v)
+	}
+	if m&0o600 != 0o600 {
+		return nil, fmt.Errorf("%q leaves the owner (farm itself) without read and write", v)
+	}
+	return fmt.Sprintf("%04o", m), nil
+}
+
 func nonEmpty(_ *Config, v any) (any, error) {
 	if v.(string) == "" {
 		return nil, fmt.Errorf("must not be empty")
@@ -219,7 +248,7 @@ func Load(path string, getenv func(string) (string, bool)) (*Config, error) {
 }
 
 func build(path string, entries []entry, getenv func(string) (string, bool)) (*Config, error) {
-	c := &Config{File: path, values: map[string]any{}}
+	c := &Config{File: path, values: map[string]any{}, given: map[string]bool{}}
 	for _, s := range specs {
 		c.values[s.key] = s.def
 	}
@@ -243,6 +272,7 @@ func build(path string, entries []entry, getenv func(string) (string, bool)) (*C
 			return nil, fmt.Errorf("%s: %s: %v", where(e.line), e.key, err)
 		}
 		c.values[e.key] = v
+		c.given[e.key] = true
 	}
 	// Environment variables override the file, as plain text.
 	keys := make([]string, 0, len(c.values))
@@ -268,6 +298,7 @@ func build(path string, entries []entry, getenv func(string) (string, bool)) (*C
 			return nil, fmt.Errorf("environment variable %s: %v", key, err)
 		}
 		c.values[key] = v
+		c.given[key] = true
 	}
 	for _, s := range specs {
 		s.set(c, c.values[s.key])
@@ -359,6 +390,18 @@ func pyRepr(v any) string {
 		return s
 	}
 	return fmt.Sprint(v)
+}
+
+// HTTPAddr is the host:port of the HTTP listener, and false when there is
+// none: a configuration that names a socket (UWSGI_SOCKET, UWSGI_ADDR,
+// HTTP_SOCKET) and neither FARM_IF nor FARM_PORT serves only its sockets,
+// as the production farm_uwsgi.cfg does (NGINX owns port 44444 then).
+func (c *Config) HTTPAddr() (string, bool) {
+	sockets := c.UwsgiSocket != "" || c.UwsgiAddr != "" || c.HTTPSocket != ""
+	if sockets && !c.given["FARM_IF"] && !c.given["FARM_PORT"] {
+		return "", false
+	}
+	return net.JoinHostPort(c.Interface, strconv.Itoa(c.Port)), true
 }
 
 // Values returns every key with its effective value, secrets redacted:

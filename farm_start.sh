@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Start farm in production: N farm instances behind NGINX on port 44444,
+# NGINX passing /api to them over the uwsgi protocol on unix sockets and
+# serving static/ itself. Logs and pid files go to logs/; logs already
+# there are backed up first (logs/backup/<time>-start/).
+#
+#   ./farm_start.sh            start the stack
+#   ./farm_start.sh --reload   rolling restart: replace the instances one at
+#                              a time (a new build, a new configuration)
+#   ./farm_start.sh --check    check the configurations, start nothing
+#   ./farm_stop.sh             stop it all
+#
+# Settings (environment):
+#   FARM_INSTANCES=2            how many farm instances
+#   FARM_CONFIG=conf/farm_uwsgi.cfg
+#   FARM_SOCKET_DIR=/var/tmp    where the instances' sockets go
+#   FARM_PORT_NGINX=44444       NGINX's port
+#   FARM_METRICS_PORT=9100      instance i serves metrics and health on
+#                               127.0.0.1:(FARM_METRICS_PORT + i)
+#   FARM_TRANSPORT=uwsgi        how NGINX reaches farm: uwsgi or http
+#   FARM_BIN=bin/farm           the farm binary (built when missing)
+#   FARM_START_TIMEOUT=30       seconds to wait for everything to answer
+set -euo pipefail
+cd "$(dirname "$0")"
+. scripts/stack.sh
+
+mode=start
+case "${1:-}" in
+  "") ;;
+  --reload) mode=reload ;;
+  --check) mode=check ;;
+  -h|--help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  *) die "unknown argument $1 (see --help)" ;;
+esac
+
+stack_init
+case $mode in
+  check)
+    check_config
+    say "configuration ok: $FARM_INSTANCES instances, NGINX on port $FARM_PORT_NGINX, sockets in $FARM_SOCKET_DIR"
+    ;;
+  start)
+    if running_pids | grep -q .; then
+      die "farm is already running (pids $(running_pids | tr '\n' ' ')); stop it with ./farm_stop.sh, or use --reload"
+    fi
+    check_config
+    check_free
+    backup_logs start
+    trap 'say "start failed: stopping what was started"; stop_all || true' ERR
+    for i in $(seq 1 "$FARM_INSTANCES"); do
+      start_instance "$i"
+    done
+    for i in $(seq 1 "$FARM_INSTANCES"); do
+      wait_ready "$i"
+    done
+    write_targets
+    start_nginx
+    cp "$LOGS/nginx.conf" "$LOGS/nginx.conf.running"
+    wait_nginx
+    trap - ERR
+    say "farm is up: http://127.0.0.1:$FARM_PORT_NGINX/ ($FARM_INSTANCES instances, $FARM_TRANSPORT, logs in logs/)"
+    ;;
+  reload)
+    running_pids | grep -q . || die "farm is not running: start it with ./farm_start.sh"
+    check_config
+    for i in $(seq 1 "$FARM_INSTANCES"); do
+      stop_instance "$i"
+      start_instance "$i"
+      wait_ready "$i"
+      say "instance $i replaced"
+    done
+    write_targets
+    # Reload NGINX only when its configuration changed (check_config wrote
+    # the new one): a reload closes its clients' idle connections.
+    if ! cmp -s "$LOGS/nginx.conf" "$LOGS/nginx.conf.running" 2>/dev/null; then
+      reload_nginx
+      cp "$LOGS/nginx.conf" "$LOGS/nginx.conf.running"
+      say "NGINX reloaded with the new configuration"
+    fi
+    say "rolling restart done: $FARM_INSTANCES instances"
+    ;;
+esac

@@ -1,0 +1,218 @@
+# The production stack's steps, shared by farm_start.sh and farm_stop.sh.
+# Source it from the project folder; do not run it.
+
+. scripts/lib.sh
+
+stack_init() {
+  FARM_INSTANCES=${FARM_INSTANCES:-2}
+  FARM_CONFIG=${FARM_CONFIG:-conf/farm_uwsgi.cfg}
+  FARM_SOCKET_DIR=${FARM_SOCKET_DIR:-/var/tmp}
+  FARM_PORT_NGINX=${FARM_PORT_NGINX:-44444}
+  FARM_METRICS_PORT=${FARM_METRICS_PORT:-9100}
+  FARM_TRANSPORT=${FARM_TRANSPORT:-uwsgi}
+  FARM_BIN=${FARM_BIN:-bin/farm}
+  FARM_START_TIMEOUT=${FARM_START_TIMEOUT:-30}
+  FARM_STOP_TIMEOUT=${FARM_STOP_TIMEOUT:-40}
+  LOGS=logs
+  case $FARM_INSTANCES in ''|*[!0-9]*|0) die "FARM_INSTANCES must be a whole number of at least 1, not '$FARM_INSTANCES'" ;; esac
+  case $FARM_TRANSPORT in uwsgi|http) ;; *) die "FARM_TRANSPORT must be uwsgi or http, not '$FARM_TRANSPORT'" ;; esac
+  for v in FARM_PORT_NGINX FARM_METRICS_PORT FARM_START_TIMEOUT FARM_STOP_TIMEOUT; do
+    case ${!v} in ''|*[!0-9]*) die "$v must be a whole number, not '${!v}'" ;; esac
+  done
+  [ -f "$FARM_CONFIG" ] || die "no configuration file $FARM_CONFIG"
+  mkdir -p "$LOGS/nginx_tmp" "$FARM_SOCKET_DIR"
+  if [ ! -x "$FARM_BIN" ]; then
+    say "building $FARM_BIN ..."
+    build_farm
+  fi
+  NGINX=$(command -v nginx || true)
+  [ -n "$NGINX" ] || { [ -x /usr/sbin/nginx ] && NGINX=/usr/sbin/nginx; } || true
+  [ -n "$NGINX" ] || die "nginx not found: install it (sudo apt-get install nginx)"
+}
+
+instance_env() { # the environment that makes instance $1 unique
+  local i=$1
+  printf '%s\n' \
+    "UWSGI_SOCKET=$FARM_SOCKET_DIR/farm_$i.socket" \
+    "HTTP_SOCKET=$FARM_SOCKET_DIR/farm_http_$i.socket" \
+    "METRICS_ADDR=127.0.0.1:$((FARM_METRICS_PORT + i))" \
+    "FARM_INSTANCE=farm-$i"
+}
+
+# alive tells whether the pid in file $1 is a running process.
+alive() {
+  local pid
+  [ -f "$1" ] || return 1
+  pid=$(cat "$1" 2>/dev/null) || return 1
+  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null
+}
+
+running_pids() {
+  local f
+  for f in "$LOGS"/farm_*.pid "$LOGS"/nginx.pid; do
+    [ -f "$f" ] && alive "$f" && cat "$f"
+  done
+  return 0
+}
+
+clean_pidfiles() {
+  local f
+  for f in "$LOGS"/farm_*.pid "$LOGS"/nginx.pid; do
+    [ -f "$f" ] && ! alive "$f" && rm -f "$f"
+  done
+  return 0
+}
+
+port_taken() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# check_config checks farm's configuration and NGINX's, as they would run.
+check_config() {
+  local out store
+  out=$("$FARM_BIN" -c "$FARM_CONFIG" config 2>&1 >/dev/null) || die "$out"
+  store=$("$FARM_BIN" -c "$FARM_CONFIG" config 2>/dev/null | sed -n 's/^ *"DATASTORE": "\(.*\)",*$/\1/p')
+  if [ "$store" = RAM ] && [ "$FARM_INSTANCES" -gt 1 ]; then
+    die "DATASTORE is RAM in $FARM_CONFIG: each instance would have its own records; use SQLite, or FARM_INSTANCES=1"
+  fi
+  write_nginx_conf
+  out=$("$NGINX" -t -q -p "$PWD" -e "$LOGS/nginx_error.log" -c "$LOGS/nginx.conf" 2>&1) || die "NGINX configuration: $out"
+}
+
+# check_free fails when a port the stack needs is taken.
+check_free() {
+  port_taken "$FARM_PORT_NGINX" && die "port $FARM_PORT_NGINX is taken (another NGINX or farm?): free it or set FARM_PORT_NGINX"
+  local i p
+  for i in $(seq 1 "$FARM_INSTANCES"); do
+    p=$((FARM_METRICS_PORT + i))
+    port_taken "$p" && die "port $p (metrics of instance $i) is taken: free it or set FARM_METRICS_PORT"
+  done
+  return 0
+}
+
+# write_nginx_conf writes logs/nginx.conf: conf/nginx_uwsgi.conf with this
+# run's port, instances, sockets and transport.
+write_nginx_conf() {
+  local ups i
+  ups="    upstream farm_uwsgi {"$'\n'
+  for i in $(seq 1 "$FARM_INSTANCES"); do
+    ups+="        server unix:$FARM_SOCKET_DIR/farm_$i.socket max_fails=0;"$'\n'
+  done
+  ups+="    }"$'\n'"    upstream farm_http {"$'\n'
+  for i in $(seq 1 "$FARM_INSTANCES"); do
+    ups+="        server unix:$FARM_SOCKET_DIR/farm_http_$i.socket max_fails=0;"$'\n'
+  done
+  ups+="        keepalive 64;"$'\n'"    }"
+  UPSTREAMS=$ups PORT=$FARM_PORT_NGINX API="$PWD/conf/farm_api_$FARM_TRANSPORT.conf" awk '
+    /# farm-upstreams-begin/ { print; print ENVIRON["UPSTREAMS"]; skip = 1; next }
+    /# farm-upstreams-end/   { skip = 0 }
+    skip { next }
+    /^ *listen 44444;/ { sub(/44444/, ENVIRON["PORT"]) }
+    /include farm_api_uwsgi.conf;/ { sub(/farm_api_uwsgi.conf/, ENVIRON["API"]) }
+    { print }
+  ' conf/nginx_uwsgi.conf >"$LOGS/nginx.conf.new"
+  mv "$LOGS/nginx.conf.new" "$LOGS/nginx.conf"
+}
+
+write_targets() { # for Prometheus's file_sd (conf/prometheus.yml)
+  local i sep="" t=""
+  for i in $(seq 1 "$FARM_INSTANCES"); do
+    t+="$sep\"127.0.0.1:$((FARM_METRICS_PORT + i))\""
+    sep=", "
+  done
+  printf '[{"targets": [%s], "labels": {"service": "farm"}}]\n' "$t" >"$LOGS/farm_targets.json.new"
+  mv "$LOGS/farm_targets.json.new" "$LOGS/farm_targets.json"
+}
+
+backup_logs() { # move logs/*.log to logs/backup/<time>-$1/
+  local dir
+  compgen -G "$LOGS/*.log" >/dev/null || return 0
+  dir="$LOGS/backup/$(date -u +%Y%m%dT%H%M%SZ)-$1"
+  mkdir -p "$dir"
+  mv "$LOGS"/*.log "$dir"/
+  say "logs backed up to $dir"
+}
+
+start_instance() {
+  local i=$1
+  alive "$LOGS/farm_$i.pid" && die "instance $i is already running (pid $(cat "$LOGS/farm_$i.pid"))"
+  # setsid: the instance outlives this script and its terminal.
+  env $(instance_env "$i") setsid "$FARM_BIN" -c "$FARM_CONFIG" start \
+    </dev/null >>"$LOGS/farm_$i.log" 2>&1 &
+  echo $! >"$LOGS/farm_$i.pid"
+}
+
+# wait_ready waits until instance $1 says it is ready, without sleeping
+# blindly: it asks the instance's own health endpoint.
+wait_ready() {
+  local i=$1 url deadline
+  url="http://127.0.0.1:$((FARM_METRICS_PORT + i))/readyz"
+  deadline=$((SECONDS + FARM_START_TIMEOUT))
+  until "$FARM_BIN" get "$url" >/dev/null 2>&1; do
+    if ! alive "$LOGS/farm_$i.pid"; then
+      say "instance $i exited; the end of logs/farm_$i.log:"
+      tail -n 5 "$LOGS/farm_$i.log" >&2
+      return 1
+    fi
+    if [ $SECONDS -ge $deadline ]; then
+      say "instance $i not ready after ${FARM_START_TIMEOUT}s; the end of logs/farm_$i.log:"
+      tail -n 5 "$LOGS/farm_$i.log" >&2
+      return 1
+    fi
+    sleep 0.1
+  done
+}
+
+start_nginx() {
+  local out
+  out=$("$NGINX" -p "$PWD" -e "$LOGS/nginx_error.log" -c "$LOGS/nginx.conf" 2>&1) || {
+    say "NGINX did not start: $out"
+    return 1
+  }
+}
+
+wait_nginx() {
+  local deadline=$((SECONDS + FARM_START_TIMEOUT))
+  until "$FARM_BIN" get "http://127.0.0.1:$FARM_PORT_NGINX/readyz" >/dev/null 2>&1; do
+    if [ $SECONDS -ge $deadline ]; then
+      say "NGINX does not answer on port $FARM_PORT_NGINX after ${FARM_START_TIMEOUT}s; see logs/nginx_error.log"
+      return 1
+    fi
+    sleep 0.1
+  done
+}
+
+reload_nginx() {
+  "$NGINX" -p "$PWD" -e "$LOGS/nginx_error.log" -c "$LOGS/nginx.conf" -s reload
+}
+
+# stop_pid stops the process in pid file $2 (named $1) with signal $3 and
+# waits for it; after FARM_STOP_TIMEOUT seconds it kills it.
+stop_pid() {
+  local name=$1 file=$2 sig=$3 pid deadline
+  alive "$file" || { rm -f "$file"; return 0; }
+  pid=$(cat "$file")
+  kill "-$sig" "$pid" 2>/dev/null || true
+  deadline=$((SECONDS + FARM_STOP_TIMEOUT))
+  while kill -0 "$pid" 2>/dev/null; do
+    if [ $SECONDS -ge $deadline ]; then
+      say "$name (pid $pid) did not stop in ${FARM_STOP_TIMEOUT}s: killed"
+      kill -KILL "$pid" 2>/dev/null || true
+      break
+    fi
+    sleep 0.1
+  done
+  rm -f "$file"
+  say "$name stopped"
+}
+
+stop_instance() { stop_pid "instance $1" "$LOGS/farm_$1.pid" TERM; }
+
+stop_all() {
+  local f i
+  # NGINX first (QUIT: finish the requests it has), then the instances.
+  stop_pid nginx "$LOGS/nginx.pid" QUIT
+  for f in "$LOGS"/farm_*.pid; do
+    [ -f "$f" ] || continue
+    i=${f#"$LOGS"/farm_}
+    stop_instance "${i%.pid}"
+  done
+}

@@ -1,0 +1,341 @@
+package uwsgi
+
+import (
+	"bufio"
+	"context"
+	cryptotls "crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+var syscallEMFILE = syscall.EMFILE
+
+// Server serves Handler to uwsgi clients (NGINX), one request per
+// connection, as NGINX's uwsgi module expects.
+type Server struct {
+	Handler http.Handler
+	Logger  *slog.Logger
+	// ReadTimeout bounds reading a whole request, header and body, so that
+	// a client that sends slowly or not at all cannot hold a connection.
+	ReadTimeout time.Duration
+	// WriteTimeout bounds answering, from the end of the request.
+	WriteTimeout time.Duration
+	// MaxBufferedBody is how much of a response is held to send it with a
+	// Content-Length; larger ones stream and end with the connection.
+	MaxBufferedBody int
+
+	mu        sync.Mutex
+	listeners map[net.Listener]bool
+	conns     map[net.Conn]bool
+	active    sync.WaitGroup
+	shutdown  bool
+	ctx       context.Context
+	cancel    context.CancelFunc
+}
+
+// ErrServerClosed is what Serve returns after Shutdown or Close.
+var ErrServerClosed = errors.New("uwsgi: server closed")
+
+func (s *Server) init() {
+	if s.listeners == nil {
+		s.listeners = map[net.Listener]bool{}
+		s.conns = map[net.Conn]bool{}
+		s.ctx, s.cancel = context.WithCancel(context.Background())
+	}
+	if s.Logger == nil {
+		s.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+// Serve accepts connections on ln until Shutdown or Close.
+func (s *Server) Serve(ln net.Listener) error {
+	s.mu.Lock()
+	s.init()
+	if s.shutdown {
+		s.mu.Unlock()
+		ln.Close()
+		return ErrServerClosed
+	}
+	s.listeners[ln] = true
+	s.mu.Unlock()
+	var delay time.Duration
+	for {
+		conn, err := ln.Accept()
+		if err != nil {
+			s.mu.Lock()
+			down := s.shutdown
+			s.mu.Unlock()
+			if down {
+				return ErrServerClosed
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, syscallEMFILE) {
+				// Out of file descriptors, say: back off, as net/http does.
+				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+				s.Logger.Warn("uwsgi: accept", "err", err, "retry_in", delay)
+				time.Sleep(delay)
+				continue
+			}
+			return err
+		}
+		delay = 0
+		s.mu.Lock()
+		if s.shutdown {
+			s.mu.Unlock()
+			conn.Close()
+			return ErrServerClosed
+		}
+		s.conns[conn] = true
+		s.active.Add(1)
+		s.mu.Unlock()
+		go s.serveConn(conn)
+	}
+}
+
+// Shutdown stops accepting, then waits for the requests in flight to be
+// answered, or for ctx to end (then it closes what is left).
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.init()
+	s.shutdown = true
+	for ln := range s.listeners {
+		ln.Close()
+	}
+	s.mu.Unlock()
+	done := make(chan struct{})
+	go func() { s.active.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		s.Close()
+		return ctx.Err()
+	}
+}
+
+// Close closes the listeners and every connection at once.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	s.init()
+	s.shutdown = true
+	for ln := range s.listeners {
+		ln.Close()
+	}
+	for c := range s.conns {
+		c.Close()
+	}
+	s.cancel()
+	s.mu.Unlock()
+	return nil
+}
+
+func (s *Server) serveConn(conn net.Conn) {
+	defer func() {
+		conn.Close()
+		s.mu.Lock()
+		delete(s.conns, conn)
+		s.mu.Unlock()
+		s.active.Done()
+	}()
+	start := time.Now()
+	if s.ReadTimeout > 0 {
+		conn.SetReadDeadline(start.Add(s.ReadTimeout))
+	}
+	br := bufio.NewReaderSize(conn, 8<<10)
+	p, err := ReadPacket(br)
+	if err != nil {
+		if !errors.Is(err, io.EOF) {
+			s.Logger.Warn("uwsgi: bad request packet, connection closed", "err", err, "remote", conn.RemoteAddr().String())
+		}
+		return
+	}
+	body := &bodyReader{r: br}
+	req, err := NewRequest(s.ctx, p, body)
+	if err != nil {
+		s.Logger.Warn("uwsgi: bad request variables, connection closed", "err", err, "remote", conn.RemoteAddr().String())
+		return
+	}
+	body.left = req.ContentLength
+	if s.WriteTimeout > 0 {
+		conn.SetWriteDeadline(time.Now().Add(s.ReadTimeout + s.WriteTimeout))
+	}
+	w := newResponseWriter(conn, req, s.MaxBufferedBody)
+	if !s.serve(w, req) {
+		return
+	}
+	if err := w.finish(); err != nil {
+		s.Logger.Warn("uwsgi: writing the response", "err", err, "method", req.Method, "uri", req.RequestURI)
+	}
+	if body.short {
+		s.Logger.Warn("uwsgi: body shorter than CONTENT_LENGTH, connection closed", "method", req.Method, "uri", req.RequestURI, "content_length", req.ContentLength)
+	}
+}
+
+// serve runs the handler; false when it panicked (the connection is then
+// dropped, as net/http does).
+func (s *Server) serve(w *responseWriter, req *http.Request) (ok bool) {
+	defer func() {
+		if v := recover(); v != nil {
+			if v != http.ErrAbortHandler {
+				s.Logger.Error("uwsgi: panic serving request", "panic", fmt.Sprint(v), "uri", req.RequestURI, "stack", string(debug.Stack()))
+			}
+			ok = false
+		}
+	}()
+	s.Handler.ServeHTTP(w, req)
+	return true
+}
+
+// bodyReader reads the request body: exactly CONTENT_LENGTH bytes, and
+// reports a connection that ends before them.
+type bodyReader struct {
+	r     io.Reader
+	left  int64
+	short bool
+}
+
+func (b *bodyReader) Read(p []byte) (int, error) {
+	if b.left <= 0 {
+		return 0, io.EOF
+	}
+	if int64(len(p)) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.r.Read(p)
+	b.left -= int64(n)
+	if errors.Is(err, io.EOF) && b.left > 0 {
+		b.short = true
+		return n, io.ErrUnexpectedEOF
+	}
+	if err != nil && !errors.Is(err, io.EOF) {
+		b.short = true
+	}
+	if b.left == 0 && err == nil {
+		return n, nil
+	}
+	return n, err
+}
+
+func (b *bodyReader) Close() error { return nil }
+
+// NewRequest turns a packet's variables into an *http.Request, as a CGI
+// server would (net/http/cgi does the same for CGI's variables). The
+// body must yield CONTENT_LENGTH bytes.
+func NewRequest(ctx context.Context, p *Packet, body io.ReadCloser) (*http.Request, error) {
+	get := func(k string) string { v, _ := p.Get(k); return v }
+	method := get("REQUEST_METHOD")
+	if method == "" || !validToken(method) {
+		return nil, fmt.Errorf("REQUEST_METHOD %q is not a method", method)
+	}
+	uri := get("REQUEST_URI")
+	if uri == "" {
+		uri = get("PATH_INFO")
+		if q := get("QUERY_STRING"); q != "" {
+			uri += "?" + q
+		}
+	}
+	u, err := url.ParseRequestURI(uri)
+	if err != nil || !strings.HasPrefix(uri, "/") {
+		return nil, fmt.Errorf("REQUEST_URI %q is not a request URI", uri)
+	}
+	proto := get("SERVER_PROTOCOL")
+	if proto == "" {
+		proto = "HTTP/1.1"
+	}
+	major, minor, ok := http.ParseHTTPVersion(proto)
+	if !ok {
+		return nil, fmt.Errorf("SERVER_PROTOCOL %q is not an HTTP version", proto)
+	}
+	var length int64
+	if cl := get("CONTENT_LENGTH"); cl != "" {
+		length, err = strconv.ParseInt(cl, 10, 64)
+		if err != nil || length < 0 {
+			return nil, fmt.Errorf("CONTENT_LENGTH %q is not a length", cl)
+		}
+	}
+	h := http.Header{}
+	for _, v := range p.Vars {
+		name, ok := strings.CutPrefix(v.Key, "HTTP_")
+		if !ok || name == "CONTENT_LENGTH" || name == "CONTENT_TYPE" {
+			continue // CONTENT_* come in their own variables
+		}
+		h.Add(strings.ReplaceAll(name, "_", "-"), v.Value)
+	}
+	if ct := get("CONTENT_TYPE"); ct != "" {
+		h.Set("Content-Type", ct)
+	}
+	if length > 0 {
+		h.Set("Content-Length", strconv.FormatInt(length, 10))
+	}
+	tls := strings.EqualFold(get("HTTPS"), "on") || get("HTTPS") == "1" || strings.EqualFold(get("REQUEST_SCHEME"), "https")
+	host := h.Get("Host")
+	h.Del("Host")
+	if host == "" {
+		host = get("SERVER_NAME")
+	}
+	// Debian's stock uwsgi_params send HTTP_HOST as $host, which drops
+	// the port: put back the port NGINX was addressed on, or the absolute
+	// URLs farm builds (Location, Link) would point at the wrong port.
+	if port := get("SERVER_PORT"); host != "" && port != "" && !hasPort(host) &&
+		!(port == "80" && !tls) && !(port == "443" && tls) {
+		host = net.JoinHostPort(strings.Trim(host, "[]"), port)
+	}
+	req := &http.Request{
+		Method:        method,
+		URL:           u,
+		Proto:         proto,
+		ProtoMajor:    major,
+		ProtoMinor:    minor,
+		Header:        h,
+		Body:          body,
+		ContentLength: length,
+		Host:          host,
+		RequestURI:    uri,
+	}
+	if length == 0 {
+		req.Body = http.NoBody
+	}
+	if addr := get("REMOTE_ADDR"); addr != "" {
+		req.RemoteAddr = net.JoinHostPort(addr, cmp(get("REMOTE_PORT"), "0"))
+	}
+	if tls {
+		req.TLS = &cryptotls.ConnectionState{HandshakeComplete: true}
+	}
+	return req.WithContext(ctx), nil
+}
+
+// hasPort reports whether a Host value names a port.
+func hasPort(host string) bool {
+	if strings.HasPrefix(host, "[") {
+		return strings.Contains(host, "]:")
+	}
+	return strings.Contains(host, ":")
+}
+
+func cmp(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}
+
+func validToken(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c <= ' ' || c >= 0x7f || strings.IndexByte(`()<>@,;:\"/[]?={}`, c) >= 0 {
+			return false
+		}
+	}
+	return true
+}
