@@ -19,6 +19,7 @@
 #                               127.0.0.1:(FARM_METRICS_PORT + i)
 #   FARM_TRANSPORT=uwsgi        how NGINX reaches farm: uwsgi or http
 #   FARM_BIN=bin/farm           the farm binary (built when missing)
+#   FARM_NGINX=nginx            the NGINX binary (default: on PATH, or /usr/sbin/nginx)
 #   FARM_START_TIMEOUT=30       seconds to wait for everything to answer
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -29,7 +30,7 @@ case "${1:-}" in
   "") ;;
   --reload) mode=reload ;;
   --check) mode=check ;;
-  -h|--help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  -h|--help) sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
   *) die "unknown argument $1 (see --help)" ;;
 esac
 

@@ -25,9 +25,8 @@ stack_init() {
     say "building $FARM_BIN ..."
     build_farm
   fi
-  NGINX=$(command -v nginx || true)
-  [ -n "$NGINX" ] || { [ -x /usr/sbin/nginx ] && NGINX=/usr/sbin/nginx; } || true
-  [ -n "$NGINX" ] || die "nginx not found: install it (sudo apt-get install nginx)"
+  NGINX=${FARM_NGINX:-$(command -v nginx || echo /usr/sbin/nginx)}
+  [ -x "$NGINX" ] || die "nginx not found (looked for ${FARM_NGINX:-nginx on PATH and /usr/sbin/nginx}): install it with sudo apt-get install nginx, or set FARM_NGINX"
 }
 
 instance_env() { # the environment that makes instance $1 unique
@@ -92,11 +91,11 @@ check_free() {
 # run's port, instances, sockets and transport.
 write_nginx_conf() {
   local ups i
-  ups="    upstream farm_uwsgi {"$'\n'
+  ups="    upstream farm_uwsgi {"$'\n'"        zone farm_uwsgi 64k;"$'\n'
   for i in $(seq 1 "$FARM_INSTANCES"); do
     ups+="        server unix:$FARM_SOCKET_DIR/farm_$i.socket max_fails=0;"$'\n'
   done
-  ups+="    }"$'\n'"    upstream farm_http {"$'\n'
+  ups+="    }"$'\n'"    upstream farm_http {"$'\n'"        zone farm_http 64k;"$'\n'
   for i in $(seq 1 "$FARM_INSTANCES"); do
     ups+="        server unix:$FARM_SOCKET_DIR/farm_http_$i.socket max_fails=0;"$'\n'
   done

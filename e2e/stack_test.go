@@ -1,0 +1,572 @@
+// Package e2e drives the production stack as an operator runs it:
+// farm_start.sh and farm_stop.sh starting real NGINX and farm instances,
+// with real clients (and a real Prometheus) in front.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// stack is a copy of the project's deployment files in a folder of its
+// own, so that a test run never touches the developer's logs/ or sockets.
+type stack struct {
+	t       *testing.T
+	dir     string
+	env     []string
+	port    string // NGINX
+	metrics int    // base of the instances' metrics ports
+	n       int
+}
+
+var farmBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "farm-e2e")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	farmBin = filepath.Join(dir, "farm")
+	build := exec.Command("go", "build", "-o", farmBin, "-ldflags", "-X github.com/farmhq/farm.version=2031.01.02", "github.com/farmhq/farm/cmd/farm")
+	build.Stdout, build.Stderr = os.Stdout, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building farm:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func copyTree(t *testing.T, src, dst string) {
+	t.Helper()
+	err := filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		target := filepath.Join(dst, rel)
+		if d.IsDir() {
+			return os.MkdirAll(target, 0o755)
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		info, _ := d.Info()
+		return os.WriteFile(target, b, info.Mode().Perm())
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// freeRange finds a base port with n free ports after it.
+func freeRange(t *testing.T, n int) int {
+	t.Helper()
+	for try := 0; try < 50; try++ {
+		base := freePort(t)
+		ok := base+n < 65000
+		for i := 1; ok && i <= n; i++ {
+			ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(base+i))
+			if err != nil {
+				ok = false
+				break
+			}
+			ln.Close()
+		}
+		if ok {
+			return base
+		}
+	}
+	t.Fatal("no range of free ports")
+	return 0
+}
+
+// newStack prepares a deployment folder; extra are more environment
+// settings for the scripts.
+func newStack(t *testing.T, instances int, extra ...string) *stack {
+	t.Helper()
+	if _, err := exec.LookPath("nginx"); err != nil {
+		if _, err := os.Stat("/usr/sbin/nginx"); err != nil {
+			t.Fatal("nginx not found: install Debian's nginx package (scripts/test.sh does)")
+		}
+	}
+	dir := t.TempDir()
+	// NGINX's workers run as another user when the test runs as root:
+	// they must be able to reach static/ and the sockets.
+	os.Chmod(filepath.Dir(dir), 0o755)
+	os.Chmod(dir, 0o755)
+	for _, f := range []string{"farm_start.sh", "farm_stop.sh"} {
+		b, err := os.ReadFile(filepath.Join("..", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(dir, f), b, 0o755)
+	}
+	for _, d := range []string{"scripts", "conf", "static"} {
+		copyTree(t, filepath.Join("..", d), filepath.Join(dir, d))
+	}
+	os.MkdirAll(filepath.Join(dir, "logs"), 0o755)
+	s := &stack{t: t, dir: dir, port: strconv.Itoa(freePort(t)), metrics: freeRange(t, instances), n: instances}
+	// Unix socket paths are limited to 108 bytes: keep them short.
+	sockets, err := os.MkdirTemp("", "fs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(sockets, 0o755)
+	t.Cleanup(func() { os.RemoveAll(sockets) })
+	s.env = append([]string{
+		"FARM_INSTANCES=" + strconv.Itoa(instances),
+		"FARM_SOCKET_DIR=" + sockets,
+		"FARM_PORT_NGINX=" + s.port,
+		"FARM_METRICS_PORT=" + strconv.Itoa(s.metrics),
+		"FARM_BIN=" + farmBin,
+	}, extra...)
+	return s
+}
+
+// run runs a script of the stack and returns its output and status.
+func (s *stack) run(script string, args ...string) (string, error) {
+	s.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "./"+script, args...)
+	cmd.Dir = s.dir
+	cmd.Env = append(os.Environ(), s.env...)
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+func (s *stack) start() {
+	s.t.Helper()
+	out, err := s.run("farm_start.sh")
+	if err != nil {
+		s.t.Fatalf("farm_start.sh: %v\n%s\n%s", err, out, s.logs())
+	}
+	s.t.Cleanup(func() {
+		if out, err := s.run("farm_stop.sh"); err != nil {
+			s.t.Errorf("farm_stop.sh: %v\n%s", err, out)
+		}
+	})
+}
+
+// logs is every log of the stack, for failure reports.
+func (s *stack) logs() string {
+	var b strings.Builder
+	files, _ := filepath.Glob(filepath.Join(s.dir, "logs", "*.log"))
+	for _, f := range files {
+		data, _ := os.ReadFile(f)
+		if len(data) > 3000 {
+			data = data[len(data)-3000:]
+		}
+		fmt.Fprintf(&b, "== %s\n%s\n", filepath.Base(f), data)
+	}
+	return b.String()
+}
+
+func (s *stack) url(path string) string { return "http://127.0.0.1:" + s.port + path }
+
+func (s *stack) pid(name string) int {
+	s.t.Helper()
+	b, err := os.ReadFile(filepath.Join(s.dir, "logs", name+".pid"))
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return pid
+}
+
+var client = &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+
+func do(t *testing.T, method, u, body string) (int, http.Header, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(method, u, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	res, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res.StatusCode, res.Header, b
+}
+
+func TestShippedNginxConfig(t *testing.T) {
+	s := newStack(t, 2)
+	nginx, err := exec.LookPath("nginx")
+	if err != nil {
+		nginx = "/usr/sbin/nginx"
+	}
+	// As shipped, from the project folder.
+	cmd := exec.Command(nginx, "-t", "-p", s.dir, "-e", filepath.Join(s.dir, "logs", "t.log"), "-c", "conf/nginx_uwsgi.conf")
+	os.MkdirAll(filepath.Join(s.dir, "logs", "nginx_tmp"), 0o755)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("nginx -t on conf/nginx_uwsgi.conf: %v\n%s", err, out)
+	}
+	// As farm_start.sh writes it, for each transport.
+	for _, tr := range []string{"uwsgi", "http"} {
+		s.env = append(s.env, "FARM_TRANSPORT="+tr)
+		if out, err := s.run("farm_start.sh", "--check"); err != nil {
+			t.Fatalf("farm_start.sh --check (%s): %v\n%s", tr, err, out)
+		}
+	}
+}
+
+// TestStaticFromNginxAPIThroughUwsgi: NGINX answers static files itself,
+// /api reaches farm over uwsgi, and with two instances on one store what
+// is written through NGINX is read back through NGINX, whichever instance
+// answers.
+func TestStaticFromNginxAPIThroughUwsgi(t *testing.T) {
+	s := newStack(t, 2)
+	s.start()
+	code, h, body := do(t, "GET", s.url("/"), "")
+	if code != 200 || !strings.Contains(string(body), "<title>farm</title>") || h.Get("Server") != "nginx" || h.Get("Cache-Control") == "" {
+		t.Fatalf("static index: %d %v %.100s", code, h, body)
+	}
+	code, h, body = do(t, "GET", s.url("/farm.css"), "")
+	if code != 200 || h.Get("Expires") == "" {
+		t.Errorf("static css: %d %v", code, h)
+	}
+	// No farm instance saw the static requests.
+	for i := 1; i <= 2; i++ {
+		log, _ := os.ReadFile(filepath.Join(s.dir, "logs", fmt.Sprintf("farm_%d.log", i)))
+		if strings.Contains(string(log), "path=/farm.css") || strings.Contains(string(log), "path=/ ") {
+			t.Errorf("farm_%d served a static file", i)
+		}
+	}
+	instances := map[string]bool{}
+	for i := range 40 {
+		id := fmt.Sprintf("cow-%d", i)
+		code, h, body := do(t, "POST", s.url("/api/v1/animal"), `{"id": "`+id+`", "species": "cow", "sex": "female"}`)
+		if code != 201 || h.Get("Location") != s.url("/api/v1/animal/"+id) {
+			t.Fatalf("POST through NGINX: %d %v %s", code, h.Get("Location"), body)
+		}
+		for range 2 {
+			if code, _, body := do(t, "GET", s.url("/api/v1/animal/"+id), ""); code != 200 {
+				t.Fatalf("GET %s through NGINX right after its POST: %d %s", id, code, body)
+			}
+		}
+	}
+	for range 10 {
+		_, _, about := do(t, "GET", s.url("/api/v1/_about"), "")
+		var a struct{ Instance string }
+		json.Unmarshal(about, &a)
+		instances[a.Instance] = true
+	}
+	if len(instances) != 2 {
+		t.Errorf("answers came from %v, want both instances", instances)
+	}
+	code, h, _ = do(t, "GET", s.url("/api/v1/animal?per_page=7&page=2"), "")
+	if code != 200 || h.Get("X-Total-Count") != "40" || !strings.Contains(h.Get("Link"), "<"+s.url("/api/v1/animal?page=3&per_page=7")+`>; rel="next"`) {
+		t.Errorf("listing through NGINX: %d total %s link %s", code, h.Get("X-Total-Count"), h.Get("Link"))
+	}
+	// Errors under /api are JSON whoever answers them.
+	code, h, body = do(t, "DELETE", s.url("/api/v1/animal"), "")
+	if code != 405 || h.Get("Allow") == "" || !strings.Contains(string(body), `"http_status_code":405`) {
+		t.Errorf("405 through NGINX: %d %v %s", code, h, body)
+	}
+	big := `{"id": "x", "species": "cow", "sex": "male", "name": "` + strings.Repeat("x", 3<<20) + `"}`
+	code, _, body = do(t, "POST", s.url("/api/v1/animal"), big)
+	if code != 413 || !strings.Contains(string(body), `"http_status_code": 413`) {
+		t.Errorf("3 MiB body: %d %s", code, body)
+	}
+	// The CLI with the production configuration goes through NGINX.
+	cli := exec.Command(farmBin, "-c", "conf/farm_uwsgi.cfg", "get", "/api/v1/animal/cow-1")
+	cli.Dir = s.dir
+	cli.Env = append(os.Environ(), "FARM_URL="+s.url(""))
+	if out, err := cli.CombinedOutput(); err != nil || !strings.Contains(string(out), `"id": "cow-1"`) {
+		t.Errorf("farm get through NGINX: %v %s", err, out)
+	}
+	// A second start is refused.
+	if out, err := s.run("farm_start.sh"); err == nil || !strings.Contains(out, "already running") {
+		t.Errorf("second farm_start.sh: %v %s", err, out)
+	}
+}
+
+func TestHTTPTransport(t *testing.T) {
+	s := newStack(t, 2, "FARM_TRANSPORT=http")
+	s.start()
+	code, h, body := do(t, "POST", s.url("/api/v1/animal"), `{"id": "h1", "species": "chicken", "sex": "male"}`)
+	if code != 201 || h.Get("Location") != s.url("/api/v1/animal/h1") {
+		t.Fatalf("POST over HTTP sockets: %d %v %s", code, h, body)
+	}
+	for range 10 {
+		if code, _, _ := do(t, "GET", s.url("/api/v1/animal/h1"), ""); code != 200 {
+			t.Fatalf("GET over HTTP sockets: %d", code)
+		}
+	}
+}
+
+// load sends requests through NGINX from several clients until stop is
+// closed: GETs of known records, and POSTs of new ones if posts is set.
+// It returns how many requests went and which failed.
+type load struct {
+	sent, failed atomic.Int64
+	mu           sync.Mutex
+	failures     []string
+	stop         chan struct{}
+	wg           sync.WaitGroup
+}
+
+func startLoad(t *testing.T, s *stack, clients int, posts bool) *load {
+	l := &load{stop: make(chan struct{})}
+	for c := range clients {
+		l.wg.Go(func() {
+			for i := 0; ; i++ {
+				select {
+				case <-l.stop:
+					return
+				default:
+				}
+				method, u, body := "GET", s.url(fmt.Sprintf("/api/v1/animal/seed-%d", i%20)), ""
+				if posts && i%3 == 0 {
+					method, u, body = "POST", s.url("/api/v1/animal"), fmt.Sprintf(`{"id": "load-%d-%d", "species": "cow", "sex": "male"}`, c, i)
+				}
+				req, _ := http.NewRequest(method, u, strings.NewReader(body))
+				if body != "" {
+					req.Header.Set("Content-Type", "application/json")
+				}
+				res, err := client.Do(req)
+				l.sent.Add(1)
+				msg := ""
+				if err != nil {
+					msg = err.Error()
+				} else {
+					b, _ := io.ReadAll(res.Body)
+					res.Body.Close()
+					if res.StatusCode != 200 && res.StatusCode != 201 {
+						msg = fmt.Sprintf("%s %s: %d %s", method, u, res.StatusCode, b)
+					}
+				}
+				if msg != "" {
+					l.failed.Add(1)
+					l.mu.Lock()
+					if len(l.failures) < 5 {
+						l.failures = append(l.failures, msg)
+					}
+					l.mu.Unlock()
+				}
+			}
+		})
+	}
+	return l
+}
+
+func (l *load) end() { close(l.stop); l.wg.Wait() }
+
+func seed(t *testing.T, s *stack) {
+	for i := range 20 {
+		if code, _, body := do(t, "POST", s.url("/api/v1/animal"), fmt.Sprintf(`{"id": "seed-%d", "species": "chicken", "sex": "female"}`, i)); code != 201 {
+			t.Fatalf("seed: %d %s", code, body)
+		}
+	}
+}
+
+// TestRollingRestartAndKill: under steady load, a rolling restart of every
+// instance fails no request, and kill -9 of one instance fails no GET.
+func TestRollingRestartAndKill(t *testing.T) {
+	s := newStack(t, 3)
+	s.start()
+	seed(t, s)
+
+	l := startLoad(t, s, 8, true)
+	time.Sleep(2 * time.Second)
+	out, err := s.run("farm_start.sh", "--reload")
+	if err != nil {
+		l.end()
+		t.Fatalf("farm_start.sh --reload: %v\n%s", err, out)
+	}
+	time.Sleep(2 * time.Second)
+	l.end()
+	t.Logf("rolling restart under load: %d requests, %d failed", l.sent.Load(), l.failed.Load())
+	if l.failed.Load() != 0 || l.sent.Load() < 500 {
+		t.Fatalf("rolling restart: %d of %d requests failed: %v\n%s", l.failed.Load(), l.sent.Load(), l.failures, s.logs())
+	}
+
+	// kill -9 of one instance, mid-load: NGINX routes around it.
+	l = startLoad(t, s, 8, false)
+	time.Sleep(time.Second)
+	if err := syscall.Kill(s.pid("farm_2"), syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(3 * time.Second)
+	l.end()
+	t.Logf("kill -9 under GET load: %d requests, %d failed", l.sent.Load(), l.failed.Load())
+	if l.failed.Load() != 0 || l.sent.Load() < 500 {
+		t.Fatalf("kill -9: %d of %d GETs failed: %v\n%s", l.failed.Load(), l.sent.Load(), l.failures, s.logs())
+	}
+	// The stack still stops cleanly, reporting the dead instance.
+	out, err = s.run("farm_stop.sh")
+	if err != nil || !strings.Contains(out, "farm stopped") {
+		t.Fatalf("farm_stop.sh: %v\n%s", err, out)
+	}
+	backups, _ := filepath.Glob(filepath.Join(s.dir, "logs", "backup", "*-stop", "farm_1.log"))
+	if len(backups) != 1 {
+		t.Errorf("logs not backed up on stop: %v", backups)
+	}
+}
+
+// TestPrometheusSumsInstances: Prometheus scrapes each instance (targets
+// from logs/farm_targets.json, as conf/prometheus.yml does); the sum of
+// their counts is the number of requests sent through NGINX.
+func TestPrometheusSumsInstances(t *testing.T) {
+	s := newStack(t, 3)
+	s.start()
+	prom := startPrometheus(t, filepath.Join(s.dir, "logs", "farm_targets.json"))
+	prom.eventually(t, `count(up{job="farm"} == 1)`, 3)
+
+	const n = 150
+	for i := range n {
+		if code, _, body := do(t, "POST", s.url("/api/v1/animal"), fmt.Sprintf(`{"id": "p-%d", "species": "cow", "sex": "female"}`, i)); code != 201 {
+			t.Fatalf("POST: %d %s", code, body)
+		}
+	}
+	prom.eventually(t, `sum(farm_http_requests_total{job="farm", method="POST", route="/api/v1/animal"})`, n)
+	// Every instance took a share: the sum is not one instance's count.
+	for i := 1; i <= 3; i++ {
+		v, ok := prom.query(t, fmt.Sprintf(`sum(farm_http_requests_total{job="farm", instance="127.0.0.1:%d", method="POST"})`, s.metrics+i))
+		if !ok || v == 0 || v == n {
+			t.Errorf("instance %d counted %v of %d POSTs", i, v, n)
+		}
+	}
+}
+
+type prometheus struct{ url string }
+
+func startPrometheus(t *testing.T, targets string) *prometheus {
+	t.Helper()
+	bin, err := exec.LookPath("prometheus")
+	if err != nil {
+		t.Fatal("prometheus not found: install Debian's prometheus package (scripts/test.sh does)")
+	}
+	dir := t.TempDir()
+	cfg := fmt.Sprintf("global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: farm\n    metrics_path: /metrics\n    file_sd_configs:\n      - files: ['%s']\n        refresh_interval: 1s\n", targets)
+	os.WriteFile(filepath.Join(dir, "prometheus.yml"), []byte(cfg), 0o644)
+	port := strconv.Itoa(freePort(t))
+	var log bytes.Buffer
+	cmd := exec.Command(bin, "--config.file="+filepath.Join(dir, "prometheus.yml"), "--storage.tsdb.path="+filepath.Join(dir, "data"),
+		"--web.listen-address=127.0.0.1:"+port, "--log.level=warn")
+	cmd.Stdout, cmd.Stderr = &log, &log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	p := &prometheus{url: "http://127.0.0.1:" + port}
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if res, err := http.Get(p.url + "/-/ready"); err == nil {
+			res.Body.Close()
+			if res.StatusCode == 200 {
+				return p
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("prometheus not ready")
+	return nil
+}
+
+func (p *prometheus) query(t *testing.T, q string) (float64, bool) {
+	t.Helper()
+	res, err := http.Get(p.url + "/api/v1/query?query=" + url.QueryEscape(q))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var body struct {
+		Data struct {
+			Result []struct {
+				Value [2]any `json:"value"`
+			} `json:"result"`
+		} `json:"data"`
+	}
+	json.NewDecoder(res.Body).Decode(&body)
+	if len(body.Data.Result) != 1 {
+		return 0, false
+	}
+	v, _ := strconv.ParseFloat(body.Data.Result[0].Value[1].(string), 64)
+	return v, true
+}
+
+func (p *prometheus) eventually(t *testing.T, q string, want float64) {
+	t.Helper()
+	deadline := time.Now().Add(45 * time.Second)
+	var got float64
+	for time.Now().Before(deadline) {
+		var ok bool
+		if got, ok = p.query(t, q); ok && got == want {
+			return
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	t.Fatalf("%s = %v, want %v", q, got, want)
+}
+
+func TestStartRefusesWhatItCannotRun(t *testing.T) {
+	// The NGINX port taken.
+	s := newStack(t, 1)
+	ln, err := net.Listen("tcp", "127.0.0.1:"+s.port)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := s.run("farm_start.sh")
+	ln.Close()
+	if err == nil || !strings.Contains(out, "port "+s.port+" is taken") {
+		t.Errorf("port taken: %v\n%s", err, out)
+	}
+	// Several instances on the in-memory store would not share records.
+	s = newStack(t, 2)
+	os.WriteFile(filepath.Join(s.dir, "conf", "ram.cfg"), []byte("DATASTORE='RAM'\nUWSGI_SOCKET='/tmp/x.socket'\n"), 0o644)
+	s.env = append(s.env, "FARM_CONFIG=conf/ram.cfg")
+	if out, err := s.run("farm_start.sh"); err == nil || !strings.Contains(out, "RAM") {
+		t.Errorf("RAM with 2 instances: %v\n%s", err, out)
+	}
+	// A broken configuration names its file and line.
+	s = newStack(t, 1)
+	os.WriteFile(filepath.Join(s.dir, "conf", "bad.cfg"), []byte("# fine\nFARM_PORT = 'x'\n"), 0o644)
+	s.env = append(s.env, "FARM_CONFIG=conf/bad.cfg")
+	if out, err := s.run("farm_start.sh"); err == nil || !strings.Contains(out, "conf/bad.cfg:2:") {
+		t.Errorf("bad config: %v\n%s", err, out)
+	}
+	// NGINX missing.
+	s = newStack(t, 1, "FARM_NGINX=/nonexistent/nginx")
+	if out, err := s.run("farm_start.sh"); err == nil || !strings.Contains(out, "nginx not found") {
+		t.Errorf("nginx missing: %v\n%s", err, out)
+	}
+}
