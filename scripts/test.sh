@@ -6,8 +6,8 @@ set -euo pipefail
 ensure_go
 cd "$ROOT"
 
-# Real components the tests run: Prometheus and promtool.
-apt_install prometheus
+# Real components the tests run: Prometheus and promtool, NGINX.
+apt_install prometheus nginx
 
 say "== gofmt"
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
