@@ -306,6 +306,32 @@ func TestStaticFromNginxAPIThroughUwsgi(t *testing.T) {
 	if code != 413 || !strings.Contains(string(body), `"http_status_code": 413`) {
 		t.Errorf("3 MiB body: %d %s", code, body)
 	}
+	// _config and the metrics are for local clients only: 127.0.0.2 stands
+	// for a remote one (NGINX allows 127.0.0.1 and ::1).
+	remote := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DialContext: (&net.Dialer{
+		LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.2")}}).DialContext}}
+	for _, p := range []string{"/api/v1/_config", "/api/v1/_conf", "/api/v1/metrics"} {
+		res, err := remote.Get(s.url(p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != 403 || !strings.Contains(string(b), `"http_status_code": 403`) {
+			t.Errorf("%s from 127.0.0.2: %d %s", p, res.StatusCode, b)
+		}
+		if code, _, _ := do(t, "GET", s.url(p), ""); code != 200 {
+			t.Errorf("%s from 127.0.0.1: %d", p, code)
+		}
+	}
+	res, err := remote.Get(s.url("/api/v1/_about"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 200 {
+		t.Errorf("_about from 127.0.0.2: %d", res.StatusCode)
+	}
 	// The CLI with the production configuration goes through NGINX.
 	cli := exec.Command(farmBin, "-c", "conf/farm_uwsgi.cfg", "get", "/api/v1/animal/cow-1")
 	cli.Dir = s.dir
