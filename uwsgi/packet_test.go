@@ -475,6 +475,7 @@ func TestNewRequestHeaders(t *testing.T) {
 		"HTTP_X_REQUEST_ID", "abc",
 		"HTTP_COOKIE", "a=1",
 		"HTTP_ACCEPT_ENCODING", "gzip",
+		"HTTP_TRANSFER_ENCODING", "chunked",
 		"DOCUMENT_ROOT", "/srv",
 	)
 	vars = append(vars, Var{"HTTP_COOKIE", "b=2"}, Var{"HTTP_X_FORWARDED_FOR", "10.0.0.1"})

@@ -161,7 +161,10 @@ func (s *Server) serveConn(conn net.Conn) {
 		return
 	}
 	body := &bodyReader{r: br}
-	req, err := NewRequest(s.ctx, p, body)
+	// As in net/http, the request's context ends when ServeHTTP returns.
+	ctx, cancel := context.WithCancel(s.ctx)
+	defer cancel()
+	req, err := NewRequest(ctx, p, body)
 	if err != nil {
 		s.Logger.Warn("uwsgi: bad request variables, connection closed", "err", err, "remote", conn.RemoteAddr().String())
 		return
@@ -176,10 +179,39 @@ func (s *Server) serveConn(conn net.Conn) {
 	}
 	if err := w.finish(); err != nil {
 		s.Logger.Warn("uwsgi: writing the response", "err", err, "method", req.Method, "uri", req.RequestURI)
+	} else if !body.short {
+		body.drain(conn, s.ReadTimeout)
 	}
 	if body.short {
 		s.Logger.Warn("uwsgi: body shorter than CONTENT_LENGTH, connection closed", "method", req.Method, "uri", req.RequestURI, "content_length", req.ContentLength)
 	}
+}
+
+// drainTimeout bounds reading what a handler left of a request body (and
+// ReadTimeout, when shorter).
+const drainTimeout = 5 * time.Second
+
+// drain reads and drops what the handler left of the body (a 413 answered
+// from CONTENT_LENGTH alone, say). Closing a socket with unread data
+// resets it: the peer, NGINX, still sending the body would fail with
+// EPIPE or ECONNRESET and answer 502, and over TCP the reset can destroy
+// the response before it is read. The write side is shut first, so that
+// the peer sees the response end and may close at once.
+func (b *bodyReader) drain(conn net.Conn, readTimeout time.Duration) {
+	if b.left <= 0 {
+		return
+	}
+	if cw, ok := conn.(interface{ CloseWrite() error }); ok {
+		cw.CloseWrite()
+	}
+	timeout := drainTimeout
+	if readTimeout > 0 {
+		timeout = min(timeout, readTimeout)
+	}
+	conn.SetReadDeadline(time.Now().Add(timeout))
+	// Not through b: a peer that stops sending once it has the answer
+	// did nothing wrong.
+	io.CopyN(io.Discard, b.r, b.left)
 }
 
 // serve runs the handler; false when it panicked (the connection is then
@@ -269,6 +301,12 @@ func NewRequest(ctx context.Context, p *Packet, body io.ReadCloser) (*http.Reque
 		name, ok := strings.CutPrefix(v.Key, "HTTP_")
 		if !ok || name == "CONTENT_LENGTH" || name == "CONTENT_TYPE" {
 			continue // CONTENT_* come in their own variables
+		}
+		if name == "TRANSFER_ENCODING" {
+			// NGINX passes the client's "chunked" on, but sends the body
+			// de-chunked, CONTENT_LENGTH long; net/http does not leave it
+			// in the header either.
+			continue
 		}
 		h.Add(strings.ReplaceAll(name, "_", "-"), v.Value)
 	}
