@@ -427,7 +427,13 @@ func seed(t *testing.T, s *stack) {
 // TestRollingRestartAndKill: under steady load, a rolling restart of every
 // instance fails no request, and kill -9 of one instance fails no GET.
 func TestRollingRestartAndKill(t *testing.T) {
-	s := newStack(t, 3)
+	for _, transport := range []string{"uwsgi", "http"} {
+		t.Run(transport, func(t *testing.T) { rollingRestartAndKill(t, transport) })
+	}
+}
+
+func rollingRestartAndKill(t *testing.T, transport string) {
+	s := newStack(t, 3, "FARM_TRANSPORT="+transport)
 	s.start()
 	seed(t, s)
 
