@@ -51,13 +51,14 @@ var defaults = Config{
 	SQLitePath:   "farm.db",
 	CouchDBURL:   "http://127.0.0.1:5984",
 	MaxBodyBytes: 1 << 20,
+	SocketMode:   0o660,
 	Env:          "production",
 }
 
 // fields is c without its bookkeeping, for comparisons.
 func fields(c *Config) Config {
 	d := *c
-	d.File, d.Warnings, d.values = "", nil, nil
+	d.File, d.Warnings, d.values, d.given = "", nil, nil, nil
 	return d
 }
 
@@ -158,6 +159,7 @@ func TestLoadGoodFile(t *testing.T) {
 		SQLitePath:   "/var/lib/farm/farm.db",
 		CouchDBURL:   "http://admin:pw@couch:5984",
 		MaxBodyBytes: 1000,
+		SocketMode:   0o660,
 		StaticDir:    "st#tic",
 		Env:          "dev\tx",
 		Testing:      true,

@@ -21,10 +21,12 @@ import (
 	"net/url"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/farmhq/farm"
 	"github.com/farmhq/farm/store"
-	_ "modernc.org/sqlite" // registers the "sqlite" driver
+	sqlitedriver "modernc.org/sqlite" // registers the "sqlite" driver
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // Options tune a store; the zero value is the production setting.
@@ -61,14 +63,18 @@ type op struct {
 	done chan error
 }
 
+// dsn is the connection string. WAL is a property of the file, set once by
+// the writer; readers only wait for locks and sync like it.
 func dsn(path string, txlock string) string {
 	q := url.Values{}
-	for _, p := range []string{
-		"journal_mode(WAL)",
-		"synchronous(FULL)", // in WAL mode, FULL syncs the WAL on every commit
-		"busy_timeout(10000)",
-		"foreign_keys(1)",
-	} {
+	pragmas := []string{
+		"busy_timeout(10000)", // first: the others may need a lock
+		"synchronous(FULL)",   // in WAL mode, FULL syncs the WAL on every commit
+	}
+	if txlock == "immediate" {
+		pragmas = append(pragmas, "journal_mode(WAL)")
+	}
+	for _, p := range pragmas {
 		q.Add("_pragma", p)
 	}
 	q.Set("_txlock", txlock)
@@ -95,13 +101,24 @@ func Open(path string, opt Options) (*Store, error) {
 		s.batch = 128
 	}
 	var err error
+	start := time.Now()
 	if s.write, err = sql.Open("sqlite", dsn(path, "immediate")); err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
 	s.write.SetMaxOpenConns(1)
-	if err := s.migrate(); err != nil {
-		s.write.Close()
-		return nil, fmt.Errorf("sqlite: %s: %w", path, err)
+	// Processes that open a new file together race to create it and switch
+	// it to WAL; SQLite answers the losers SQLITE_BUSY at once, without
+	// its busy handler. They wait and try again.
+	for delay := 5 * time.Millisecond; ; delay = min(2*delay, 500*time.Millisecond) {
+		err = s.migrate()
+		if err == nil {
+			break
+		}
+		if !busy(err) || time.Since(start) > 10*time.Second {
+			s.write.Close()
+			return nil, fmt.Errorf("sqlite: %s: %w", path, err)
+		}
+		time.Sleep(delay)
 	}
 	if s.read, err = sql.Open("sqlite", dsn(path, "deferred")); err != nil {
 		s.write.Close()
@@ -142,6 +159,12 @@ CREATE TABLE IF NOT EXISTS part_count (
 ) WITHOUT ROWID;
 PRAGMA user_version = 1;
 `
+
+// busy reports whether err is SQLite's "database is locked".
+func busy(err error) bool {
+	var se *sqlitedriver.Error
+	return errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_BUSY
+}
 
 func (s *Store) migrate() error {
 	ctx := context.Background()
