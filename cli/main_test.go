@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -15,9 +14,10 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/farmhq/farm/internal/testbed"
 )
 
 // These tests run the farm binary as a user would: built once, then
@@ -30,21 +30,14 @@ const testVersion = "2031.01.02"
 var farmBin string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "farm-cli-test")
+	bin, cleanup, err := testbed.BuildFarm(testVersion)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	farmBin = filepath.Join(dir, "farm")
-	build := exec.Command("go", "build", "-o", farmBin,
-		"-ldflags", "-X github.com/farmhq/farm.version="+testVersion, "github.com/farmhq/farm/cmd/farm")
-	build.Stdout, build.Stderr = os.Stdout, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "building farm:", err)
-		os.Exit(1)
-	}
+	farmBin = bin
 	code := m.Run()
-	os.RemoveAll(dir)
+	cleanup()
 	os.Exit(code)
 }
 
@@ -54,25 +47,8 @@ type server struct {
 	cmd    *exec.Cmd
 	url    string
 	cfg    string // its configuration file, which clients use too
-	stderr *syncBuffer
+	stderr *testbed.SyncBuffer
 	done   chan error
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // writeConfig writes a farm.cfg into dir with the given lines.
@@ -88,15 +64,7 @@ func writeConfig(t *testing.T, dir string, lines ...string) string {
 var addrRe = regexp.MustCompile(`msg="farm listening" addr=(\S+)`)
 
 // freePort finds a port nobody listens on.
-func freePort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
-}
+func freePort(t *testing.T) string { return strconv.Itoa(testbed.FreePort(t)) }
 
 // startServer starts farm with a configuration file of the lines and a
 // free FARM_PORT, and waits until it listens. The clients of the test use
@@ -109,7 +77,7 @@ func startServer(t *testing.T, dir string, lines ...string) *server {
 
 func startWith(t *testing.T, dir, cfg string) *server {
 	t.Helper()
-	s := &server{t: t, cfg: cfg, stderr: &syncBuffer{}, done: make(chan error, 1)}
+	s := &server{t: t, cfg: cfg, stderr: &testbed.SyncBuffer{}, done: make(chan error, 1)}
 	s.cmd = exec.Command(farmBin, "-c", cfg, "start")
 	s.cmd.Dir = dir
 	s.cmd.Stderr = s.stderr

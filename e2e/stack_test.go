@@ -4,14 +4,12 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,6 +20,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/farmhq/farm/internal/testbed"
 )
 
 // stack is a copy of the project's deployment files in a folder of its
@@ -38,20 +38,14 @@ type stack struct {
 var farmBin string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "farm-e2e")
+	bin, cleanup, err := testbed.BuildFarm("2031.01.02")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	farmBin = filepath.Join(dir, "farm")
-	build := exec.Command("go", "build", "-o", farmBin, "-ldflags", "-X github.com/farmhq/farm.version=2031.01.02", "github.com/farmhq/farm/cmd/farm")
-	build.Stdout, build.Stderr = os.Stdout, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "building farm:", err)
-		os.Exit(1)
-	}
+	farmBin = bin
 	code := m.Run()
-	os.RemoveAll(dir)
+	cleanup()
 	os.Exit(code)
 }
 
@@ -78,15 +72,7 @@ func copyTree(t *testing.T, src, dst string) {
 	}
 }
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
+func freePort(t *testing.T) int { return testbed.FreePort(t) }
 
 // freeRange finds a base port with n free ports after it.
 func freeRange(t *testing.T, n int) int {
@@ -114,11 +100,7 @@ func freeRange(t *testing.T, n int) int {
 // settings for the scripts.
 func newStack(t *testing.T, instances int, extra ...string) *stack {
 	t.Helper()
-	if _, err := exec.LookPath("nginx"); err != nil {
-		if _, err := os.Stat("/usr/sbin/nginx"); err != nil {
-			t.Fatal("nginx not found: install Debian's nginx package (scripts/test.sh does)")
-		}
-	}
+	testbed.Need(t, "nginx", "nginx")
 	dir := t.TempDir()
 	// NGINX's workers run as another user when the test runs as root:
 	// they must be able to reach static/ and the sockets.
@@ -229,10 +211,7 @@ func do(t *testing.T, method, u, body string) (int, http.Header, []byte) {
 
 func TestShippedNginxConfig(t *testing.T) {
 	s := newStack(t, 2)
-	nginx, err := exec.LookPath("nginx")
-	if err != nil {
-		nginx = "/usr/sbin/nginx"
-	}
+	nginx := testbed.Need(t, "nginx", "nginx")
 	// As shipped, from the project folder.
 	cmd := exec.Command(nginx, "-t", "-p", s.dir, "-e", filepath.Join(s.dir, "logs", "t.log"), "-c", "conf/nginx_uwsgi.conf")
 	os.MkdirAll(filepath.Join(s.dir, "logs", "nginx_tmp"), 0o755)
@@ -481,7 +460,7 @@ func TestPrometheusSumsInstances(t *testing.T) {
 	s := newStack(t, 3)
 	s.start()
 	prom := startPrometheus(t, filepath.Join(s.dir, "logs", "farm_targets.json"))
-	prom.eventually(t, `count(up{job="farm"} == 1)`, 3)
+	prom.Eventually(t, `count(up{job="farm"} == 1)`, 3)
 
 	const n = 150
 	for i := range n {
@@ -489,85 +468,26 @@ func TestPrometheusSumsInstances(t *testing.T) {
 			t.Fatalf("POST: %d %s", code, body)
 		}
 	}
-	prom.eventually(t, `sum(farm_http_requests_total{job="farm", method="POST", route="/api/v1/animal"})`, n)
+	prom.Eventually(t, `sum(farm_http_requests_total{job="farm", method="POST", route="/api/v1/animal"})`, n)
 	// Every instance took a share: the sum is not one instance's count.
 	for i := 1; i <= 3; i++ {
-		v, ok := prom.query(t, fmt.Sprintf(`sum(farm_http_requests_total{job="farm", instance="127.0.0.1:%d", method="POST"})`, s.metrics+i))
+		v, ok := prom.Query(t, fmt.Sprintf(`sum(farm_http_requests_total{job="farm", instance="127.0.0.1:%d", method="POST"})`, s.metrics+i))
 		if !ok || v == 0 || v == n {
 			t.Errorf("instance %d counted %v of %d POSTs", i, v, n)
 		}
 	}
 }
 
-type prometheus struct{ url string }
-
-func startPrometheus(t *testing.T, targets string) *prometheus {
-	t.Helper()
-	bin, err := exec.LookPath("prometheus")
-	if err != nil {
-		t.Fatal("prometheus not found: install Debian's prometheus package (scripts/test.sh does)")
-	}
-	dir := t.TempDir()
-	cfg := fmt.Sprintf("global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: farm\n    metrics_path: /metrics\n    file_sd_configs:\n      - files: ['%s']\n        refresh_interval: 1s\n", targets)
-	os.WriteFile(filepath.Join(dir, "prometheus.yml"), []byte(cfg), 0o644)
-	port := strconv.Itoa(freePort(t))
-	var log bytes.Buffer
-	cmd := exec.Command(bin, "--config.file="+filepath.Join(dir, "prometheus.yml"), "--storage.tsdb.path="+filepath.Join(dir, "data"),
-		"--web.listen-address=127.0.0.1:"+port, "--log.level=warn")
-	cmd.Stdout, cmd.Stderr = &log, &log
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	p := &prometheus{url: "http://127.0.0.1:" + port}
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		if res, err := http.Get(p.url + "/-/ready"); err == nil {
-			res.Body.Close()
-			if res.StatusCode == 200 {
-				return p
-			}
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Fatalf("prometheus not ready")
-	return nil
-}
-
-func (p *prometheus) query(t *testing.T, q string) (float64, bool) {
-	t.Helper()
-	res, err := http.Get(p.url + "/api/v1/query?query=" + url.QueryEscape(q))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	var body struct {
-		Data struct {
-			Result []struct {
-				Value [2]any `json:"value"`
-			} `json:"result"`
-		} `json:"data"`
-	}
-	json.NewDecoder(res.Body).Decode(&body)
-	if len(body.Data.Result) != 1 {
-		return 0, false
-	}
-	v, _ := strconv.ParseFloat(body.Data.Result[0].Value[1].(string), 64)
-	return v, true
-}
-
-func (p *prometheus) eventually(t *testing.T, q string, want float64) {
-	t.Helper()
-	deadline := time.Now().Add(45 * time.Second)
-	var got float64
-	for time.Now().Before(deadline) {
-		var ok bool
-		if got, ok = p.query(t, q); ok && got == want {
-			return
-		}
-		time.Sleep(250 * time.Millisecond)
-	}
-	t.Fatalf("%s = %v, want %v", q, got, want)
+func startPrometheus(t *testing.T, targets string) *testbed.Prometheus {
+	return testbed.StartPrometheus(t, fmt.Sprintf(`global:
+  scrape_interval: 1s
+scrape_configs:
+  - job_name: farm
+    metrics_path: /metrics
+    file_sd_configs:
+      - files: ['%s']
+        refresh_interval: 1s
+`, targets))
 }
 
 func TestStartRefusesWhatItCannotRun(t *testing.T) {

@@ -22,6 +22,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/farmhq/farm/internal/testbed"
 )
 
 // nginxConf runs NGINX without root and without touching /var: everything
@@ -57,16 +59,7 @@ const nginxServer = `	server {
 	}
 `
 
-// freePort returns a TCP port that was free a moment ago.
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
+func freePort(t *testing.T) int { return testbed.FreePort(t) }
 
 // nginxBackend is one farm behind NGINX.
 type nginxBackend struct {
