@@ -311,6 +311,19 @@ func TestStaticFromNginxAPIThroughUwsgi(t *testing.T) {
 	if res.StatusCode != 200 {
 		t.Errorf("_about from 127.0.0.2: %d", res.StatusCode)
 	}
+	// Scrapes of the metrics through NGINX come from one instance, so its
+	// counters never jump: each scrape sees the one before it counted.
+	const scraped = `farm_http_requests_total{code="200",method="GET",route="/api/v1/metrics"}`
+	_, _, m := do(t, "GET", s.url("/api/v1/metrics"), "")
+	last := sampleValue(t, string(m), scraped)
+	for i := range 8 {
+		_, _, m := do(t, "GET", s.url("/api/v1/metrics"), "")
+		v := sampleValue(t, string(m), scraped)
+		if v != last+1 {
+			t.Fatalf("scrape %d through NGINX counts %v earlier scrapes, want %v: not the same instance", i, v, last+1)
+		}
+		last = v
+	}
 	// The CLI with the production configuration goes through NGINX.
 	cli := exec.Command(farmBin, "-c", "conf/farm_uwsgi.cfg", "get", "/api/v1/animal/cow-1")
 	cli.Dir = s.dir
@@ -322,6 +335,21 @@ func TestStaticFromNginxAPIThroughUwsgi(t *testing.T) {
 	if out, err := s.run("farm_start.sh"); err == nil || !strings.Contains(out, "already running") {
 		t.Errorf("second farm_start.sh: %v %s", err, out)
 	}
+}
+
+// sampleValue finds a sample in a text exposition.
+func sampleValue(t *testing.T, exposition, series string) float64 {
+	t.Helper()
+	for _, line := range strings.Split(exposition, "\n") {
+		if v, ok := strings.CutPrefix(line, series+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatalf("%s: %v", line, err)
+			}
+			return f
+		}
+	}
+	return 0
 }
 
 func TestHTTPTransport(t *testing.T) {

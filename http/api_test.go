@@ -541,6 +541,18 @@ func TestRoutingErrors(t *testing.T) {
 	wantError(t, a.do("GET", "/api/v1/nothing", nil), 404, "/api/v1/nothing")
 	wantError(t, a.do("GET", "/api/v2/animal", nil), 404, "")
 	wantError(t, a.do("DELETE", "/api/v1/zoo", nil), 404, "")
+	// Paths the mux would redirect are JSON 404s under /api.
+	for _, p := range []string{"/api/v1//animal", "/api/v1/./animal", "/api/v1/x/../animal", "/api//", "/api/v1/animal/."} {
+		req, _ := http.NewRequest("GET", a.srv.URL+"/", nil)
+		req.URL.Opaque = p // sent as written, not cleaned by the client
+		res, err := a.srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		wantError(t, resp{res.StatusCode, res.Header, b}, 404, "")
+	}
 	r := a.do("POST", "/api/v1/animal/x", "{}")
 	wantError(t, r, 405, "POST")
 	if got := r.header.Get("Allow"); got != "GET, HEAD, PUT, PATCH, DELETE" {

@@ -64,7 +64,7 @@ func NewHandler(o Options) http.Handler {
 	}
 	mux := http.NewServeMux()
 	addRoutes(mux, o)
-	var h http.Handler = mux
+	var h http.Handler = apiPaths(mux)
 	h = recoverPanics(o.Logger)(h)
 	if o.Metrics != nil {
 		// Outside recoverPanics, so that recovered panics count as the

@@ -91,3 +91,28 @@ func handleStatic(files fs.FS) http.Handler {
 		fsrv.ServeHTTP(w, r)
 	})
 }
+
+// apiPaths answers an /api path that is not in clean form (a "//", "." or
+// ".." segment) with a JSON 404 instead of http.ServeMux's redirect, whose
+// HTML body would be the one non-JSON answer under /api.
+func apiPaths(mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := r.URL.Path
+		if strings.HasPrefix(p, "/api/") && !clean(p) {
+			writeError(w, http.StatusNotFound, "no such resource: "+p)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
+}
+
+// clean reports whether a path has no empty, "." or ".." segment (a
+// trailing slash aside).
+func clean(p string) bool {
+	for _, seg := range strings.Split(strings.TrimSuffix(p[1:], "/"), "/") {
+		if seg == "" || seg == "." || seg == ".." {
+			return false
+		}
+	}
+	return true
+}

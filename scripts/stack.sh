@@ -99,7 +99,12 @@ write_nginx_conf() {
   for i in $(seq 1 "$FARM_INSTANCES"); do
     ups+="        server unix:$FARM_SOCKET_DIR/farm_http_$i.socket max_fails=0;"$'\n'
   done
-  ups+="        keepalive 64;"$'\n'"    }"
+  ups+="        keepalive 64;"$'\n'"    }"$'\n'
+  ups+="    upstream farm_metrics {"$'\n'"        hash \$remote_addr consistent;"$'\n'
+  for i in $(seq 1 "$FARM_INSTANCES"); do
+    ups+="        server unix:$FARM_SOCKET_DIR/farm_$i.socket;"$'\n'
+  done
+  ups+="    }"
   UPSTREAMS=$ups PORT=$FARM_PORT_NGINX API="$PWD/conf/farm_api_$FARM_TRANSPORT.conf" awk '
     /# farm-upstreams-begin/ { print; print ENVIRON["UPSTREAMS"]; skip = 1; next }
     /# farm-upstreams-end/   { skip = 0 }
