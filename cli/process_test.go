@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/farmhq/farm/internal/testbed"
 )
 
 // TestTwoProcessesOneStore: what the original's per-process store got
@@ -126,4 +128,39 @@ func TestKillNineLosesNoAcknowledgedWrite(t *testing.T) {
 		t.Errorf("%d of %d acknowledged writes lost", missing, len(acked))
 	}
 	t.Logf("%d acknowledged writes, all present after kill -9 and restart", len(acked))
+}
+
+// TestTwoProcessesOneCouchDB: the store for several machines, as farm runs
+// on it: two processes on one CouchDB database (a real CouchDB API,
+// express-pouchdb) see each other's writes.
+func TestTwoProcessesOneCouchDB(t *testing.T) {
+	couch := testbed.StartCouchDB(t)
+	cfg := []string{"DATASTORE='CouchDB'", "COUCHDB_URL='" + couch + "/farm'"}
+	a := startServer(t, t.TempDir(), cfg...)
+	b := startServer(t, t.TempDir(), cfg...)
+	for i := range 10 {
+		id := fmt.Sprintf("c%d", i)
+		if code, body := post(t, a.url+"/api/v1/animal", `{"id": "`+id+`", "species": "chicken", "sex": "female", "name": "Hen"}`); code != 201 {
+			t.Fatalf("post: %d %s", code, body)
+		}
+		if code, _, body := get(t, b.url+"/api/v1/animal/"+id); code != 200 {
+			t.Fatalf("GET %s through the other process: %d %s", id, code, body)
+		}
+	}
+	_, h, _ := get(t, b.url+"/api/v1/animal?name=Hen&per_page=3&page=2")
+	if h.Get("X-Total-Count") != "10" || !strings.Contains(h.Get("Link"), `rel="next"`) {
+		t.Errorf("listing: total %s, link %s", h.Get("X-Total-Count"), h.Get("Link"))
+	}
+	if code, _, _ := get(t, a.url+"/readyz"); code != 200 {
+		t.Errorf("readyz on CouchDB: %d", code)
+	}
+	_, _, m := get(t, a.url+"/api/v1/metrics")
+	if !strings.Contains(string(m), `farm_store_operation_duration_seconds_count{backend="couchdb",operation="create"} 10`) {
+		t.Error("no couchdb store metrics")
+	}
+	// _config shows the URL with its password hidden.
+	r := farm(t, "-c", writeConfig(t, t.TempDir(), "COUCHDB_URL='http://admin:hunter2@127.0.0.1:5984/farm'"), "config").ok(t)
+	if strings.Contains(r.stdout, "hunter2") || !strings.Contains(r.stdout, "http://admin:***@127.0.0.1:5984/farm") {
+		t.Errorf("config: %s", r.stdout)
+	}
 }

@@ -23,6 +23,7 @@ import (
 	farmhttp "github.com/farmhq/farm/http"
 	"github.com/farmhq/farm/metrics"
 	"github.com/farmhq/farm/static"
+	"github.com/farmhq/farm/store/couchdb"
 	"github.com/farmhq/farm/store/ram"
 	"github.com/farmhq/farm/store/sqlite"
 	"github.com/farmhq/farm/uwsgi"
@@ -66,8 +67,12 @@ func openStore(cfg *config.Config) (farm.AnimalStore, error) {
 			}
 		}
 		return sqlite.Open(cfg.SQLitePath, sqlite.Options{})
+	case config.StoreCouchDB:
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		return couchdb.Open(ctx, cfg.CouchDBURL)
 	}
-	return nil, fmt.Errorf("DATASTORE %q: this build of farm has no such store", cfg.Datastore)
+	return nil, fmt.Errorf("DATASTORE %q: no such store", cfg.Datastore)
 }
 
 func instanceName(cfg *config.Config) string {

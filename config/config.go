@@ -123,7 +123,7 @@ var specs = []spec{
 		check: oneOf(StoreRAM, StoreSQLite, StoreCouchDB), set: func(c *Config, v any) { c.Datastore = v.(string) }},
 	{key: "SQLITE_PATH", kind: kString, def: "farm.db", doc: "the SQLite database file",
 		check: nonEmpty, set: func(c *Config, v any) { c.SQLitePath = v.(string) }},
-	{key: "COUCHDB_URL", kind: kString, def: "http://127.0.0.1:5984", doc: "where CouchDB is, for DATASTORE='CouchDB'",
+	{key: "COUCHDB_URL", kind: kString, def: "http://127.0.0.1:5984", doc: "where CouchDB is, for DATASTORE='CouchDB'; the path names the database (default farm)",
 		check: httpURL(false), set: func(c *Config, v any) { c.CouchDBURL = v.(string) }},
 	{key: "MAX_BODY_BYTES", kind: kInt, def: int64(1 << 20), doc: "largest request body accepted (413 past it)",
 		check: intRange(1, 1<<40), set: func(c *Config, v any) { c.MaxBodyBytes = v.(int64) }},

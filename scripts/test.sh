@@ -6,8 +6,12 @@ set -euo pipefail
 ensure_go
 cd "$ROOT"
 
-# Real components the tests run: Prometheus and promtool, NGINX.
+# Real components the tests run: Prometheus and promtool, NGINX, and a
+# CouchDB-compatible server (express-pouchdb on Node.js, from npm).
 apt_install prometheus nginx
+command -v node >/dev/null && command -v npm >/dev/null || apt_install nodejs npm
+say "== npm ci (the CouchDB test server)"
+npm ci --prefix internal/testbed/pouchdb --no-audit --no-fund --loglevel=error
 
 say "== gofmt"
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))

@@ -1,0 +1,366 @@
+// Package couchdb is the animal store on CouchDB (DATASTORE='CouchDB'),
+// through kivik: the store to share between machines, where SQLite's file
+// locks cannot reach.
+//
+// Each animal is a document whose _id is "a:" and the animal's id (CouchDB
+// keeps ids that start with "_" for itself, and an animal's id may), and
+// the document's _rev is the animal's ETag. One design document holds the
+// views that listings use, in raw (byte) collation so that records come in
+// id byte order, each with a _count reduce for the totals.
+package couchdb
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"reflect"
+	"strings"
+
+	kivik "github.com/go-kivik/kivik/v4"
+	_ "github.com/go-kivik/kivik/v4/couchdb" // the "couch" driver
+
+	"github.com/farmhq/farm"
+)
+
+const (
+	docPrefix  = "a:"
+	designID   = "_design/farm"
+	designName = "farm"
+	// high sorts after every id (ids are ASCII) in raw and ICU collation.
+	high = "\uffff"
+)
+
+// views are the listing's indexes. Keys end with the animal id, so that a
+// range of one key prefix comes in id order.
+var views = map[string]any{
+	"all":         view(`emit(doc.id, null)`),
+	"species":     view(`emit([doc.species, doc.id], null)`),
+	"sex":         view(`emit([doc.sex, doc.id], null)`),
+	"species_sex": view(`emit([doc.species, doc.sex, doc.id], null)`),
+	"name":        view(`if (doc.name) emit([doc.name, doc.id], null)`),
+	"dob":         view(`if (doc.dob) emit([doc.dob, doc.id], null)`),
+}
+
+func view(emit string) map[string]any {
+	return map[string]any{
+		"map":    `function (doc) { if (doc.type === "animal") { ` + emit + ` } }`,
+		"reduce": "_count",
+	}
+}
+
+// doc is an animal as CouchDB stores it.
+type doc struct {
+	ID      string `json:"_id"`
+	Rev     string `json:"_rev,omitempty"`
+	Type    string `json:"type"`
+	Animal  string `json:"id"`
+	Species string `json:"species"`
+	Sex     string `json:"sex"`
+	Name    string `json:"name,omitempty"`
+	DOB     string `json:"dob,omitempty"`
+}
+
+func toDoc(a *farm.Animal, rev string) doc {
+	return doc{ID: docPrefix + a.ID, Rev: rev, Type: "animal", Animal: a.ID, Species: a.Species, Sex: a.Sex, Name: a.Name, DOB: a.DOB}
+}
+
+func (d *doc) animal() *farm.Animal {
+	return &farm.Animal{ID: d.Animal, Species: d.Species, Sex: d.Sex, Name: d.Name, DOB: d.DOB, Rev: d.Rev}
+}
+
+// Store is a farm.AnimalStore in one CouchDB database.
+type Store struct {
+	client *kivik.Client
+	db     *kivik.DB
+	name   string
+}
+
+var _ farm.AnimalStore = (*Store)(nil)
+
+// Open connects to the database that rawURL names: the server's URL,
+// with credentials if needed, and the database as its path
+// (http://admin:secret@127.0.0.1:5984/farm); without a path, "farm". The
+// database and the design document are created when missing.
+func Open(ctx context.Context, rawURL string) (*Store, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil || u.Host == "" {
+		return nil, fmt.Errorf("couchdb: bad COUCHDB_URL")
+	}
+	name := strings.Trim(u.Path, "/")
+	if name == "" {
+		name = "farm"
+	}
+	if strings.Contains(name, "/") {
+		return nil, fmt.Errorf("couchdb: the URL's path must be one database name, not %q", name)
+	}
+	u.Path, u.RawPath = "", ""
+	client, err := kivik.New("couch", u.String())
+	if err != nil {
+		return nil, fmt.Errorf("couchdb: %w", err)
+	}
+	s := &Store{client: client, name: name}
+	if err := s.prepare(ctx); err != nil {
+		client.Close()
+		return nil, fmt.Errorf("couchdb %s (database %s): %w", u.Redacted(), name, err)
+	}
+	return s, nil
+}
+
+// prepare creates the database and the design document when missing, and
+// updates the design document when its views differ from these. Several
+// instances may do it at once: the losers of a race see the winner's work.
+func (s *Store) prepare(ctx context.Context) error {
+	exists, err := s.client.DBExists(ctx, s.name)
+	if err != nil {
+		return err
+	}
+	if !exists {
+		if err := s.client.CreateDB(ctx, s.name); err != nil && kivik.HTTPStatus(err) != http.StatusPreconditionFailed {
+			return err
+		}
+	}
+	s.db = s.client.DB(s.name)
+	for attempt := 0; attempt < 5; attempt++ {
+		var cur struct {
+			Rev     string         `json:"_rev"`
+			Options map[string]any `json:"options"`
+			Views   map[string]any `json:"views"`
+		}
+		err := s.db.Get(ctx, designID).ScanDoc(&cur)
+		if err != nil && kivik.HTTPStatus(err) != http.StatusNotFound {
+			return err
+		}
+		want := map[string]any{"options": map[string]any{"collation": "raw"}, "views": views}
+		if err == nil && sameJSON(cur.Views, views) && sameJSON(cur.Options, want["options"]) {
+			return nil
+		}
+		if cur.Rev != "" {
+			want["_rev"] = cur.Rev
+		}
+		if _, err := s.db.Put(ctx, designID, want); err == nil || kivik.HTTPStatus(err) != http.StatusConflict {
+			return err
+		}
+	}
+	return errors.New("cannot update the design document: it keeps changing")
+}
+
+// sameJSON compares two values as JSON would: through maps of any.
+func sameJSON(a, b any) bool {
+	return reflect.DeepEqual(normalise(a), normalise(b))
+}
+
+func normalise(v any) any {
+	switch t := v.(type) {
+	case map[string]any:
+		m := map[string]any{}
+		for k, x := range t {
+			m[k] = normalise(x)
+		}
+		return m
+	case map[string]string:
+		m := map[string]any{}
+		for k, x := range t {
+			m[k] = x
+		}
+		return m
+	}
+	return v
+}
+
+// fail turns a CouchDB error into farm's.
+func fail(err error, id string) error {
+	switch kivik.HTTPStatus(err) {
+	case http.StatusNotFound:
+		return farm.Errorf(farm.ENOTFOUND, "animal %q not found", id)
+	case http.StatusConflict:
+		return farm.Errorf(farm.ECONFLICT, "animal %q exists", id)
+	}
+	return fmt.Errorf("couchdb: %w", err)
+}
+
+// CreateAnimal implements farm.AnimalStore.
+func (s *Store) CreateAnimal(ctx context.Context, a *farm.Animal) error {
+	rev, err := s.db.Put(ctx, docPrefix+a.ID, toDoc(a, ""))
+	if err != nil {
+		return fail(err, a.ID)
+	}
+	a.Rev = rev
+	return nil
+}
+
+// FindAnimal implements farm.AnimalStore.
+func (s *Store) FindAnimal(ctx context.Context, id string) (*farm.Animal, error) {
+	var d doc
+	if err := s.db.Get(ctx, docPrefix+id).ScanDoc(&d); err != nil {
+		return nil, fail(err, id)
+	}
+	return d.animal(), nil
+}
+
+// changed tells a stale revision from a missing record, after CouchDB
+// refused a write with rev (409, or 400 for a rev it cannot parse).
+func (s *Store) changed(ctx context.Context, err error, id string) error {
+	// CouchDB says 409 for a stale revision and 400 for one it cannot
+	// parse; PouchDB says 404 for one it does not know. Either way: does
+	// the record exist?
+	switch kivik.HTTPStatus(err) {
+	case http.StatusConflict, http.StatusBadRequest, http.StatusNotFound:
+	default:
+		return fail(err, id)
+	}
+	if _, err := s.FindAnimal(ctx, id); err != nil {
+		return err
+	}
+	return farm.Errorf(farm.EPRECONDITION, "animal %q has changed", id)
+}
+
+// ReplaceAnimal implements farm.AnimalStore: CouchDB's own
+// compare-and-swap, a PUT with the _rev the client read.
+func (s *Store) ReplaceAnimal(ctx context.Context, a *farm.Animal, rev string) error {
+	if rev == "" {
+		return farm.Errorf(farm.EPRECONDITION, "animal %q: no revision given", a.ID)
+	}
+	newRev, err := s.db.Put(ctx, docPrefix+a.ID, toDoc(a, rev))
+	if err != nil {
+		return s.changed(ctx, err, a.ID)
+	}
+	a.Rev = newRev
+	return nil
+}
+
+// DeleteAnimal implements farm.AnimalStore.
+func (s *Store) DeleteAnimal(ctx context.Context, id, rev string) error {
+	if rev != "" {
+		if _, err := s.db.Delete(ctx, docPrefix+id, rev); err != nil {
+			return s.changed(ctx, err, id)
+		}
+		return nil
+	}
+	// Unconditional: delete whatever revision is current, again if another
+	// writer changed it in between.
+	for attempt := 0; ; attempt++ {
+		// The revision from the document itself: a HEAD's ETag is not the
+		// revision on every CouchDB-compatible server.
+		cur, err := s.FindAnimal(ctx, id)
+		if err != nil {
+			return err
+		}
+		_, err = s.db.Delete(ctx, docPrefix+id, cur.Rev)
+		if err == nil || kivik.HTTPStatus(err) != http.StatusConflict || attempt == 20 {
+			if err != nil {
+				return fail(err, id)
+			}
+			return nil
+		}
+	}
+}
+
+// ListAnimals implements farm.AnimalStore. The most selective view serves
+// the filter (name, then dob, then species and sex); a filter the view's
+// key does not cover is applied while reading that view's range.
+func (s *Store) ListAnimals(ctx context.Context, f farm.AnimalFilter, offset, limit int) ([]*farm.Animal, int, error) {
+	var name string
+	var prefix []any
+	exact := false // the view's key range is exactly the filter
+	switch {
+	case f.Name != "":
+		name, prefix, exact = "name", []any{f.Name}, f.Species == "" && f.Sex == "" && f.DOB == ""
+	case f.DOB != "":
+		name, prefix, exact = "dob", []any{f.DOB}, f.Species == "" && f.Sex == ""
+	case f.Species != "" && f.Sex != "":
+		name, prefix, exact = "species_sex", []any{f.Species, f.Sex}, true
+	case f.Species != "":
+		name, prefix, exact = "species", []any{f.Species}, true
+	case f.Sex != "":
+		name, prefix, exact = "sex", []any{f.Sex}, true
+	default:
+		name, exact = "all", true
+	}
+	params := map[string]any{}
+	if name == "all" {
+		params["startkey"], params["endkey"] = "", high
+	} else {
+		params["startkey"] = prefix
+		params["endkey"] = append(append([]any{}, prefix...), high)
+	}
+	out := []*farm.Animal{}
+	if exact {
+		total, err := s.count(ctx, name, params)
+		if err != nil {
+			return nil, 0, err
+		}
+		if offset >= total || limit <= 0 {
+			return out, total, nil
+		}
+		params["reduce"], params["include_docs"] = false, true
+		params["skip"], params["limit"] = offset, limit
+		err = s.rows(ctx, name, params, func(d *doc) { out = append(out, d.animal()) })
+		return out, total, err
+	}
+	total := 0
+	params["reduce"], params["include_docs"] = false, true
+	err := s.rows(ctx, name, params, func(d *doc) {
+		if (f.Species == "" || d.Species == f.Species) && (f.Sex == "" || d.Sex == f.Sex) && (f.DOB == "" || d.DOB == f.DOB) {
+			if total >= offset && len(out) < limit {
+				out = append(out, d.animal())
+			}
+			total++
+		}
+	})
+	return out, total, err
+}
+
+// count runs the view's _count reduce over a key range.
+func (s *Store) count(ctx context.Context, view string, params map[string]any) (int, error) {
+	p := map[string]any{"reduce": true}
+	for k, v := range params {
+		p[k] = v
+	}
+	rs := s.db.Query(ctx, designName, view, kivik.Params(p))
+	defer rs.Close()
+	n := 0
+	for rs.Next() {
+		var v int
+		if err := rs.ScanValue(&v); err != nil {
+			return 0, fmt.Errorf("couchdb: %w", err)
+		}
+		n += v
+	}
+	if err := rs.Err(); err != nil {
+		return 0, fmt.Errorf("couchdb: %w", err)
+	}
+	return n, nil
+}
+
+func (s *Store) rows(ctx context.Context, view string, params map[string]any, each func(*doc)) error {
+	rs := s.db.Query(ctx, designName, view, kivik.Params(params))
+	defer rs.Close()
+	for rs.Next() {
+		var d doc
+		if err := rs.ScanDoc(&d); err != nil {
+			return fmt.Errorf("couchdb: %w", err)
+		}
+		each(&d)
+	}
+	if err := rs.Err(); err != nil {
+		return fmt.Errorf("couchdb: %w", err)
+	}
+	return nil
+}
+
+// Ping implements farm.AnimalStore: the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	ok, err := s.client.DBExists(ctx, s.name)
+	if err != nil {
+		return fmt.Errorf("couchdb: %w", err)
+	}
+	if !ok {
+		return fmt.Errorf("couchdb: database %s is gone", s.name)
+	}
+	return nil
+}
+
+// Close implements farm.AnimalStore.
+func (s *Store) Close() error { return s.client.Close() }
