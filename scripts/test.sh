@@ -6,9 +6,10 @@ set -euo pipefail
 ensure_go
 cd "$ROOT"
 
-# Real components the tests run: Prometheus and promtool, NGINX, and a
-# CouchDB-compatible server (express-pouchdb on Node.js, from npm).
-apt_install prometheus nginx
+# Real components the tests run: Prometheus and promtool, NGINX, Chromium
+# (the web page's test), and a CouchDB-compatible server (express-pouchdb
+# on Node.js, from npm).
+apt_install prometheus nginx chromium
 command -v node >/dev/null && command -v npm >/dev/null || apt_install nodejs npm
 say "== npm ci (the CouchDB test server)"
 npm ci --prefix internal/testbed/pouchdb --no-audit --no-fund --loglevel=error

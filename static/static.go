@@ -7,7 +7,7 @@ import (
 	"io/fs"
 )
 
-//go:embed *.html *.css
+//go:embed *.html *.css *.js
 var files embed.FS
 
 // Files returns the embedded web content.

@@ -1,0 +1,150 @@
+// The animals page: a client of farm's REST API, nothing more. The page's
+// own URL (animals.html?page=2&per_page=10&species=cow) says what to show,
+// and the paging links come from the API's Link header, so the page pages
+// exactly as the API does.
+'use strict';
+
+const API = 'api/v1/animal';
+const LISTING_ARGS = ['species', 'sex', 'name', 'dob', 'page', 'per_page'];
+
+// listingQuery keeps the listing arguments of a query string.
+function listingQuery(search) {
+  const from = new URLSearchParams(search);
+  const q = new URLSearchParams();
+  for (const k of LISTING_ARGS) {
+    if (from.get(k)) q.set(k, from.get(k));
+  }
+  return q;
+}
+
+// parseLinks reads a Link header: {first: url, prev: url, ...}.
+function parseLinks(header) {
+  const links = {};
+  for (const part of (header || '').split(',')) {
+    const m = part.match(/<([^>]+)>;\s*rel="(\w+)"/);
+    if (m) links[m[2]] = m[1];
+  }
+  return links;
+}
+
+// apiError turns a failed response into farm's error text.
+async function apiError(res) {
+  try {
+    const body = await res.json();
+    return body.text || res.status + ' ' + res.statusText;
+  } catch (e) {
+    return res.status + ' ' + res.statusText;
+  }
+}
+
+function say(text, isError) {
+  const m = document.getElementById('message');
+  m.textContent = text;
+  m.className = isError ? 'error' : 'ok';
+}
+
+function cell(row, text) {
+  const td = document.createElement('td');
+  td.textContent = text || '';
+  row.appendChild(td);
+  return td;
+}
+
+async function load() {
+  const q = listingQuery(location.search);
+  const form = document.getElementById('filter');
+  for (const k of ['species', 'sex', 'per_page']) {
+    if (q.get(k)) form.elements[k].value = q.get(k);
+  }
+  const res = await fetch(API + '?' + q.toString(), {headers: {Accept: 'application/json'}});
+  const tbody = document.querySelector('#animals tbody');
+  tbody.textContent = '';
+  const pages = document.getElementById('pages');
+  pages.textContent = '';
+  if (!res.ok) {
+    document.getElementById('summary').textContent = '';
+    say(await apiError(res), true);
+    return;
+  }
+  const refs = await res.json();
+  const total = Number(res.headers.get('X-Total-Count'));
+  const page = Number(q.get('page') || 1);
+  const perPage = Number(q.get('per_page') || 10);
+  const last = Math.max(1, Math.ceil(total / perPage));
+  document.getElementById('summary').textContent =
+    total + (total === 1 ? ' animal' : ' animals') + ', page ' + page + ' of ' + last;
+
+  const links = parseLinks(res.headers.get('Link'));
+  for (const rel of ['first', 'prev', 'next', 'last']) {
+    if (!links[rel]) continue;
+    const a = document.createElement('a');
+    a.textContent = rel;
+    a.rel = rel;
+    a.href = 'animals.html?' + listingQuery(new URL(links[rel]).search).toString();
+    pages.appendChild(a);
+  }
+
+  // The listing holds ids; each record comes from its own URL, with the
+  // ETag that a delete sends back as If-Match.
+  const records = await Promise.all(refs.map(async ref => {
+    const r = await fetch(ref._href);
+    return r.ok ? {animal: await r.json(), etag: r.headers.get('ETag')} : null;
+  }));
+  for (const rec of records) {
+    if (!rec) continue;
+    const a = rec.animal;
+    const tr = document.createElement('tr');
+    tr.dataset.id = a.id;
+    cell(tr, a.id).className = 'id';
+    cell(tr, a.species);
+    cell(tr, a.sex);
+    cell(tr, a.name);
+    cell(tr, a.dob);
+    const del = document.createElement('button');
+    del.textContent = 'delete';
+    del.className = 'delete';
+    del.addEventListener('click', () => remove(a.id, rec.etag));
+    cell(tr, '').appendChild(del);
+    tbody.appendChild(tr);
+  }
+}
+
+async function remove(id, etag) {
+  const res = await fetch(API + '/' + encodeURIComponent(id), {method: 'DELETE', headers: {'If-Match': etag}});
+  if (!res.ok) {
+    say(await apiError(res), true);
+    return;
+  }
+  say('deleted ' + id);
+  await load();
+}
+
+async function add(event) {
+  event.preventDefault();
+  const f = event.target.elements;
+  const animal = {id: f.id.value.trim() || crypto.randomUUID(), species: f.species.value, sex: f.sex.value};
+  if (f.name.value) animal.name = f.name.value;
+  if (f.dob.value) animal.dob = f.dob.value;
+  const res = await fetch(API, {method: 'POST', headers: {'Content-Type': 'application/json'}, body: JSON.stringify(animal)});
+  if (!res.ok) {
+    say(await apiError(res), true);
+    return;
+  }
+  say('added ' + animal.id);
+  event.target.reset();
+  await load();
+}
+
+function filter(event) {
+  event.preventDefault();
+  const q = new URLSearchParams();
+  for (const k of ['species', 'sex', 'per_page']) {
+    const v = event.target.elements[k].value;
+    if (v) q.set(k, v);
+  }
+  location.search = q.toString(); // page 1 of the new selection
+}
+
+document.getElementById('add').addEventListener('submit', add);
+document.getElementById('filter').addEventListener('submit', filter);
+load().catch(e => say(String(e), true));

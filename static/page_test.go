@@ -1,0 +1,198 @@
+package static_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	farmhttp "github.com/farmhq/farm/http"
+	"github.com/farmhq/farm/internal/testbed"
+	"github.com/farmhq/farm/static"
+	"github.com/farmhq/farm/store/ram"
+)
+
+// The web pages, in a real browser (Debian's Chromium, headless) against
+// farm's real handler and the embedded files.
+
+// browser starts a headless Chromium for the test, with the flags this
+// machine's closed network wants, and returns its context.
+func browser(t *testing.T) context.Context {
+	t.Helper()
+	chromium := testbed.Need(t, "chromium", "chromium")
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromium),
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(t.TempDir()),
+	)
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelCtx := chromedp.NewContext(actx)
+	t.Cleanup(func() { cancelCtx(); cancelAlloc() })
+	// The first run starts the browser; it lives as long as ctx.
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("starting chromium: %v", err)
+	}
+	return ctx
+}
+
+// do runs browser steps with a time limit.
+func do(t *testing.T, ctx context.Context, steps ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, steps...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// eval evaluates a script in the page.
+func eval[T any](t *testing.T, ctx context.Context, script string) T {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](script))
+	if err != nil {
+		t.Fatalf("%s: %v", script, err)
+	}
+	return v
+}
+
+func post(t *testing.T, url, body string) {
+	t.Helper()
+	res, err := http.Post(url, "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 201 {
+		t.Fatalf("seed %s: %d", body, res.StatusCode)
+	}
+}
+
+func TestAnimalsPage(t *testing.T) {
+	srv := httptest.NewServer(farmhttp.NewHandler(farmhttp.Options{
+		Store:  ram.New(),
+		Static: static.Files(),
+		About:  farmhttp.About{Name: "farm", Version: "2026.11.28"},
+	}))
+	defer srv.Close()
+	for i := range 12 {
+		post(t, srv.URL+"/api/v1/animal", fmt.Sprintf(`{"id": "cow-%02d", "species": "cow", "sex": "female", "name": "Cow %d"}`, i, i))
+	}
+	for i := range 11 {
+		post(t, srv.URL+"/api/v1/animal", fmt.Sprintf(`{"id": "hen-%02d", "species": "chicken", "sex": "female", "dob": "2024-01-%02d"}`, i, i+1))
+	}
+	ctx := browser(t)
+
+	rows := func() int { return eval[int](t, ctx, `document.querySelectorAll('#animals tbody tr').length`) }
+	text := func(sel string) string {
+		q, _ := json.Marshal(sel)
+		return eval[string](t, ctx, `(document.querySelector(`+string(q)+`) || {}).textContent || ''`)
+	}
+	waitText := func(sel, want string) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for time.Now().Before(deadline) {
+			if strings.Contains(text(sel), want) {
+				return
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		t.Fatalf("%s shows %q, want %q", sel, text(sel), want)
+	}
+	waitSummary := func(want string) {
+		t.Helper()
+		waitText("#summary", want)
+		// The rows follow the summary: wait until each has its record.
+		deadline := time.Now().Add(5 * time.Second)
+		const filled = `document.querySelectorAll('#animals tbody tr').length > 0 || document.getElementById('summary').textContent.startsWith('0 ')`
+		for !eval[bool](t, ctx, filled) && time.Now().Before(deadline) {
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	links := func() string { return eval[string](t, ctx, `[...document.querySelectorAll('#pages a')].map(a => a.rel).join(',')`) }
+
+	// The index page links the animals page and shows the version.
+	do(t, ctx, chromedp.Navigate(srv.URL+"/"), chromedp.WaitVisible(chromedp.CSS(`a[href="animals.html"]`)))
+	waitText("#version", "farm 2026.11.28")
+
+	// Page 1 of 3, then next, then last, following the API's Link header.
+	do(t, ctx, chromedp.Click(chromedp.CSS(`a[href="animals.html"]`)))
+	waitSummary("23 animals, page 1 of 3")
+	if n, l := rows(), links(); n != 10 || l != "next,last" {
+		t.Fatalf("page 1: %d rows, links %q", n, l)
+	}
+	if first := text("#animals tbody tr:first-child td.id"); first != "cow-00" {
+		t.Errorf("first row %q, want cow-00 (id order)", first)
+	}
+	do(t, ctx, chromedp.Click(chromedp.CSS(`#pages a[rel="next"]`)))
+	waitSummary("23 animals, page 2 of 3")
+	if n, l := rows(), links(); n != 10 || l != "first,prev,next,last" {
+		t.Errorf("page 2: %d rows, links %q", n, l)
+	}
+	do(t, ctx, chromedp.Click(chromedp.CSS(`#pages a[rel="last"]`)))
+	waitSummary("23 animals, page 3 of 3")
+	if n, l := rows(), links(); n != 3 || l != "first,prev" {
+		t.Errorf("last page: %d rows, links %q", n, l)
+	}
+
+	// Filter: cows, 5 a page.
+	do(t, ctx,
+		chromedp.SetValue(chromedp.CSS(`#filter select[name=species]`), "cow"),
+		chromedp.SetValue(chromedp.CSS(`#filter select[name=per_page]`), "5"),
+		chromedp.Click(chromedp.CSS(`#filter button`)),
+	)
+	waitSummary("12 animals, page 1 of 3")
+	if n := rows(); n != 5 {
+		t.Errorf("5 cows a page: %d rows", n)
+	}
+
+	// Add a cow; an invalid one shows the API's error and adds nothing.
+	do(t, ctx,
+		chromedp.SetValue(chromedp.CSS(`#add select[name=species]`), "cow"),
+		chromedp.SetValue(chromedp.CSS(`#add input[name=name]`), "Daisy"),
+		chromedp.SetValue(chromedp.CSS(`#add input[name=id]`), "aaa-daisy"),
+		chromedp.Click(chromedp.CSS(`#add button`)),
+	)
+	waitSummary("13 animals, page 1 of 3")
+	if m, first := text("#message"), text("#animals tbody tr:first-child td.id"); m != "added aaa-daisy" || first != "aaa-daisy" {
+		t.Errorf("after adding: message %q, first row %q", m, first)
+	}
+	do(t, ctx,
+		chromedp.SetValue(chromedp.CSS(`#add select[name=species]`), "cow"),
+		chromedp.SetValue(chromedp.CSS(`#add input[name=id]`), "aaa-daisy"),
+		chromedp.Click(chromedp.CSS(`#add button`)),
+	)
+	waitText("#message", `animal "aaa-daisy" exists`)
+	do(t, ctx,
+		chromedp.SetValue(chromedp.CSS(`#add input[name=id]`), "bad id"),
+		chromedp.Click(chromedp.CSS(`#add button`)),
+	)
+	waitText("#message", "id: may hold only")
+
+	// Delete the first row, with its ETag.
+	do(t, ctx, chromedp.Click(chromedp.CSS(`#animals tbody tr:first-child button.delete`)))
+	waitSummary("12 animals, page 1 of 3")
+	if m := text("#message"); m != "deleted aaa-daisy" {
+		t.Errorf("after deleting: %q", m)
+	}
+	res, err := http.Get(srv.URL + "/api/v1/animal/aaa-daisy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 404 {
+		t.Errorf("aaa-daisy after the delete: %d", res.StatusCode)
+	}
+}
