@@ -121,7 +121,9 @@ func TestAnimalsPage(t *testing.T) {
 			time.Sleep(50 * time.Millisecond)
 		}
 	}
-	links := func() string { return eval[string](t, ctx, `[...document.querySelectorAll('#pages a')].map(a => a.rel).join(',')`) }
+	links := func() string {
+		return eval[string](t, ctx, `[...document.querySelectorAll('#pages a')].map(a => a.rel).join(',')`)
+	}
 
 	// The index page links the animals page and shows the version.
 	do(t, ctx, chromedp.Navigate(srv.URL+"/"), chromedp.WaitVisible(chromedp.CSS(`a[href="animals.html"]`)))
