@@ -337,6 +337,15 @@ func TestStaticFromNginxAPIThroughUwsgi(t *testing.T) {
 	}
 }
 
+func envValue(env []string, key string) string {
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, key+"="); ok {
+			return v
+		}
+	}
+	return ""
+}
+
 // sampleValue finds a sample in a text exposition.
 func sampleValue(t *testing.T, exposition, series string) float64 {
 	t.Helper()
@@ -543,6 +552,19 @@ func TestStartRefusesWhatItCannotRun(t *testing.T) {
 	s.env = append(s.env, "FARM_CONFIG=conf/bad.cfg")
 	if out, err := s.run("farm_start.sh"); err == nil || !strings.Contains(out, "conf/bad.cfg:2:") {
 		t.Errorf("bad config: %v\n%s", err, out)
+	}
+	// A socket another stack answers on: the instance says so, and the
+	// script shows it.
+	running := newStack(t, 1)
+	running.start()
+	s = newStack(t, 1)
+	for i, kv := range s.env {
+		if strings.HasPrefix(kv, "FARM_SOCKET_DIR=") {
+			s.env[i] = kv[:len("FARM_SOCKET_DIR=")] + envValue(running.env, "FARM_SOCKET_DIR")
+		}
+	}
+	if out, err := s.run("farm_start.sh"); err == nil || !strings.Contains(out, "is in use") {
+		t.Errorf("socket taken: %v\n%s", err, out)
 	}
 	// NGINX missing.
 	s = newStack(t, 1, "FARM_NGINX=/nonexistent/nginx")
