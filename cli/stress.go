@@ -104,7 +104,7 @@ func stress(ctx context.Context, c *client.Client, clients int, requests int64, 
 		progressbar.OptionClearOnFinish(),
 	)
 	var sent, failed atomic.Int64
-	var firstErr atomic.Value
+	var firstErr atomic.Pointer[string]
 	lat := make([][]time.Duration, clients)
 	start := time.Now()
 	var wg sync.WaitGroup
@@ -131,37 +131,33 @@ func stress(ctx context.Context, c *client.Client, clients int, requests int64, 
 				bar.Add(1)
 				if err != nil {
 					failed.Add(1)
-					firstErr.CompareAndSwap(nil, err.Error())
+					msg := err.Error()
+					firstErr.CompareAndSwap(nil, &msg)
 					return false
 				}
 				return true
 			}
-			for {
+			for take() {
 				id := uuid.NewString()
 				body, _ := json.Marshal(map[string]string{"id": id, "species": "chicken", "sex": "female", "name": "stress"})
-				if !take() || !do(http.MethodPost, "/api/v1/animal", body, nil) {
-					if ctx.Err() != nil || requests > 0 && sent.Load() >= requests {
-						return
-					}
+				if !do(http.MethodPost, "/api/v1/animal", body, nil) {
 					continue
 				}
-				steps := []struct {
+				for _, s := range []struct {
 					method, uri string
 					body        []byte
 				}{
 					{http.MethodGet, client.AnimalPath(id), nil},
 					{http.MethodPatch, client.AnimalPath(id), []byte(`{"name":"stressed"}`)},
 					{http.MethodGet, "/api/v1/animal?per_page=10", nil},
-				}
-				for _, s := range steps {
+				} {
 					if !take() {
 						break
 					}
 					do(s.method, s.uri, s.body, nil)
 				}
-				// Always clean up what this client created, budget or not.
+				// Clean up what this client created, budget or not.
 				do(http.MethodDelete, client.AnimalPath(id), nil, nil)
-				sent.Add(1)
 			}
 		})
 	}
@@ -184,8 +180,8 @@ func stress(ctx context.Context, c *client.Client, clients int, requests int64, 
 	res.P50ms = ms(percentile(all, 0.50))
 	res.P99ms = ms(percentile(all, 0.99))
 	res.MaxMs = ms(all[len(all)-1])
-	if e, ok := firstErr.Load().(string); ok {
-		fmt.Fprintln(progress, "first error:", e)
+	if e := firstErr.Load(); e != nil {
+		fmt.Fprintln(progress, "first error:", *e)
 	}
 	return res, nil
 }
