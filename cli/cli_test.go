@@ -172,6 +172,12 @@ func TestStress(t *testing.T) {
 	if all := decode[[]map[string]string](t, farm(t, "-c", s.cfg, "animal", "get", "all").ok(t).stdout); len(all) != 0 {
 		t.Errorf("stress left %d records", len(all))
 	}
+	// Failed requests are counted, reported, and make the exit status.
+	tiny := startServer(t, t.TempDir(), "DATASTORE='RAM'", "MAX_BODY_BYTES=10")
+	r = farm(t, "-c", tiny.cfg, "stress", "-p", "2", "-n", "20")
+	if r.code != 1 || !strings.Contains(r.stdout, "errors:       20") || !strings.Contains(r.stderr, "20 of 20 requests failed") || !strings.Contains(r.stderr, "413") {
+		t.Errorf("stress against failing POSTs: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
 }
 
 func TestClientErrors(t *testing.T) {
