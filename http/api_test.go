@@ -565,6 +565,15 @@ func TestRoutingErrors(t *testing.T) {
 	}
 	r = a.do("POST", "/api/v1/_about", nil)
 	wantError(t, r, 405, "POST")
+	// /api itself is a JSON 404, not a redirect to /api/.
+	req, _ := http.NewRequest("GET", a.srv.URL+"/api", nil)
+	res, err := http.DefaultTransport.RoundTrip(req) // no redirect following
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	wantError(t, resp{res.StatusCode, res.Header, b}, 404, "/api")
 	// Outside /api: static files, and a plain 404.
 	if r := a.do("GET", "/", nil); r.status != 200 || !strings.Contains(string(r.body), "<title>farm</title>") {
 		t.Errorf("index: %d %s", r.status, r.body)

@@ -27,6 +27,7 @@ func addRoutes(mux *http.ServeMux, o Options) {
 	// Anything else under /api is a JSON 404, or a 405 when the path
 	// exists with other methods.
 	mux.Handle(apiCatchAll, handleAPINotFound(mux))
+	mux.Handle("/api", handleAPINotFound(mux)) // exact: no redirect to /api/
 	mux.Handle("/", handleStatic(o.Static)) // GET and HEAD only
 }
 
@@ -35,4 +36,4 @@ const apiCatchAll = "/api/"
 
 // catchAllPatterns are the patterns that mean "no route" to the metrics:
 // one label value for every unknown URL, however many there are.
-var catchAllPatterns = []string{apiCatchAll}
+var catchAllPatterns = []string{apiCatchAll, "/api"}

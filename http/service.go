@@ -59,14 +59,19 @@ func handleAPINotFound(mux *http.ServeMux) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		self := r.Pattern
 		var allow []string
+		route := ""
 		for _, m := range probeMethods {
 			probe := r.Clone(r.Context())
 			probe.Method = m
-			if _, p := mux.Handler(probe); p != "" && p != self && !strings.HasPrefix(p, "/ ") && p != "/" {
+			if _, p := mux.Handler(probe); p != "" && p != self && p != "/" {
 				allow = append(allow, m)
+				route = p
 			}
 		}
 		if len(allow) > 0 {
+			// The path is a route, the method is not one of its: name the
+			// route for the metrics, as its pattern, like any request to it.
+			r.Pattern = route
 			w.Header().Set("Allow", strings.Join(allow, ", "))
 			writeError(w, http.StatusMethodNotAllowed, "method "+r.Method+" is not allowed on "+r.URL.Path+"; allowed: "+strings.Join(allow, ", "))
 			return

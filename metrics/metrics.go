@@ -81,6 +81,7 @@ func New(o Options) *Metrics {
 		Name: "farm_build_info",
 		Help: "Build facts of the running farm, as labels; the value is always 1.",
 		ConstLabels: prometheus.Labels{
+			"name":      "farm",
 			"version":   o.Build.Version,
 			"revision":  o.Build.Revision,
 			"goversion": o.Build.GoVersion,

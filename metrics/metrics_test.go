@@ -149,7 +149,7 @@ func TestPromtoolCheckMetrics(t *testing.T) {
 		t.Fatalf("promtool check metrics: %v\n%s", err, out)
 	}
 	for _, want := range []string{
-		`farm_build_info{goversion="go1.26.8",revision="abc123",version="2026.11.28"} 1`,
+		`farm_build_info{goversion="go1.26.8",name="farm",revision="abc123",version="2026.11.28"} 1`,
 		`farm_http_requests_total{code="201",method="POST",route="/api/v1/animal"} 1`,
 		`farm_http_request_duration_seconds_bucket{method="GET",route="/api/v1/animal/{id}",le="0.0001"}`,
 		"farm_http_requests_in_flight 1", // the scrape itself
@@ -201,7 +201,7 @@ func TestCountsEveryResponse(t *testing.T) {
 		{"GET", "/api/v1/animal/{id}", "200", 1},
 		{"GET", "/api/v1/animal/{id}", "404", 1},
 		{"GET", metrics.RouteUnmatched, "404", 1},
-		{metrics.MethodOther, metrics.RouteUnmatched, "405", 1},
+		{metrics.MethodOther, "/api/v1/animal", "405", 1},
 		{"DELETE", "/api/v1/animal/{id}", "200", 1},
 	} {
 		if got := counter(t, m, c.method, c.route, c.code); got != c.want {
