@@ -37,6 +37,16 @@ async function apiError(res) {
   }
 }
 
+// uuid makes a version 4 UUID. crypto.randomUUID exists only in secure
+// contexts (HTTPS, localhost); getRandomValues everywhere.
+function uuid() {
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  b[6] = (b[6] & 0x0f) | 0x40;
+  b[8] = (b[8] & 0x3f) | 0x80;
+  const h = [...b].map(x => x.toString(16).padStart(2, '0')).join('');
+  return h.slice(0, 8) + '-' + h.slice(8, 12) + '-' + h.slice(12, 16) + '-' + h.slice(16, 20) + '-' + h.slice(20);
+}
+
 function say(text, isError) {
   const m = document.getElementById('message');
   m.textContent = text;
@@ -122,7 +132,7 @@ async function remove(id, etag) {
 async function add(event) {
   event.preventDefault();
   const f = event.target.elements;
-  const animal = {id: f.id.value.trim() || crypto.randomUUID(), species: f.species.value, sex: f.sex.value};
+  const animal = {id: f.id.value.trim() || uuid(), species: f.species.value, sex: f.sex.value};
   if (f.name.value) animal.name = f.name.value;
   if (f.dob.value) animal.dob = f.dob.value;
   const res = await fetch(API, {method: 'POST', headers: {'Content-Type': 'application/json'}, body: JSON.stringify(animal)});
