@@ -75,6 +75,9 @@ case $mode in
     # the new one): a reload closes its clients' idle connections.
     if ! cmp -s "$LOGS/nginx.conf" "$LOGS/nginx.conf.running" 2>/dev/null; then
       reload_nginx
+      # NGINX applies a reload on its own (binding a new port, say) and
+      # keeps the old configuration when it cannot: ask it.
+      wait_nginx || die "NGINX did not take the new configuration (see logs/nginx_error.log); it runs the one in logs/nginx.conf.running"
       cp "$LOGS/nginx.conf" "$LOGS/nginx.conf.running"
       say "NGINX reloaded with the new configuration"
     fi

@@ -8,6 +8,12 @@ set -euo pipefail
 cd "$(dirname "$0")"
 . scripts/stack.sh
 
+case "${1:-}" in
+  "") ;;
+  -h|--help) sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  *) die "unknown argument $1 (farm_stop.sh takes none; see --help)" ;;
+esac
+
 stack_init
 if ! running_pids | grep -q .; then
   say "farm is not running"

@@ -109,12 +109,9 @@ func newAnimalGet(g *globals, env Env) *cobra.Command {
 				printValue(env.Stdout, refs)
 				return nil
 			}
-			for _, id := range args {
-				if err := exchange(cmd, g, env, c, http.MethodGet, client.AnimalPath(id), nil, nil); err != nil {
-					return err
-				}
-			}
-			return nil
+			return eachArg(env, args, func(id string) error {
+				return exchange(cmd, g, env, c, http.MethodGet, client.AnimalPath(id), nil, nil)
+			})
 		},
 	}
 	cmd.Flags().IntVar(&page, "page", 1, "page to fetch (with all)")
@@ -149,25 +146,30 @@ func newAnimalDel(g *globals, env Env) *cobra.Command {
 			}
 			if len(args) == 1 && args[0] == "all" {
 				n, err := deleteAll(cmd, c)
-				printValue(env.Stdout, map[string]int{"deleted": n})
-				return err
-			}
-			n := 0
-			for _, id := range args {
-				r, err := c.Do(cmd.Context(), http.MethodDelete, client.AnimalPath(id), nil, nil)
-				if r != nil && g.include {
-					client.WriteHead(env.Stdout, r)
-				}
 				if err != nil {
 					if n > 0 {
 						fmt.Fprintf(env.Stderr, "deleted %d animals before the error\n", n)
 					}
 					return err
 				}
-				n++
+				printValue(env.Stdout, map[string]int{"deleted": n})
+				return nil
 			}
-			printValue(env.Stdout, map[string]int{"deleted": n})
-			return nil
+			n := 0
+			err = eachArg(env, args, func(id string) error {
+				r, err := c.Do(cmd.Context(), http.MethodDelete, client.AnimalPath(id), nil, nil)
+				if r != nil && g.include {
+					client.WriteHead(env.Stdout, r)
+				}
+				if err == nil {
+					n++
+				}
+				return err
+			})
+			if err == nil || n > 0 {
+				printValue(env.Stdout, map[string]int{"deleted": n})
+			}
+			return err
 		},
 	}
 	return cmd

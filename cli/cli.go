@@ -169,12 +169,29 @@ func (g *globals) client(env Env) (*client.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := client.New(cfg.ClientURL())
+	var c *client.Client
+	_, hasHTTP := cfg.HTTPAddr()
+	switch {
+	case cfg.URL != "" || hasHTTP:
+		c = client.New(cfg.ClientURL())
+	case cfg.HTTPSocket != "":
+		// The server listens only on sockets: talk HTTP on its socket.
+		c = client.NewUnix(cfg.HTTPSocket)
+	default:
+		return nil, usageError{fmt.Errorf("%s: the server there speaks only uwsgi (UWSGI_SOCKET, UWSGI_ADDR); set FARM_URL to NGINX's address for the CLI", configName(cfg))}
+	}
 	if g.verbose {
 		c.Trace = env.Stderr
-		fmt.Fprintf(env.Stderr, "* farm at %s\n", c.Base)
+		fmt.Fprintf(env.Stderr, "* farm at %s %s\n", c.Base, c.Via)
 	}
 	return c, nil
+}
+
+func configName(cfg *config.Config) string {
+	if cfg.File == "" {
+		return "the built-in configuration"
+	}
+	return cfg.File
 }
 
 // printJSON pretty-prints a JSON body on w, keeping its member order; a

@@ -277,3 +277,51 @@ func TestShippedConfigs(t *testing.T) {
 		}
 	}
 }
+
+// TestSocketOnlyConfig: a configuration whose server listens only on
+// sockets still names that server for the CLI: its HTTP socket, or else
+// an error that says to set FARM_URL, never another server's port.
+func TestSocketOnlyConfig(t *testing.T) {
+	sock, err := os.MkdirTemp("", "fs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(sock)
+	dir := t.TempDir()
+	cfg := writeConfig(t, dir, "DATASTORE='RAM'", "HTTP_SOCKET='"+sock+"/h.socket'", "UWSGI_SOCKET='"+sock+"/u.socket'", "FARM_INSTANCE='sockets-only'")
+	s := startWith(t, dir, cfg)
+	if strings.Contains(s.stderr.String(), "transport=\"HTTP (FARM_IF, FARM_PORT)\"") {
+		t.Fatalf("an HTTP port was opened:\n%s", s.stderr.String())
+	}
+	about := decode[map[string]any](t, farm(t, "-c", cfg, "get", "/api/v1/_about").ok(t).stdout)
+	if about["instance"] != "sockets-only" {
+		t.Errorf("the CLI reached %v, not the server of its configuration", about["instance"])
+	}
+	uwsgiOnly := writeConfig(t, t.TempDir(), "UWSGI_SOCKET='"+sock+"/u.socket'")
+	farm(t, "-c", uwsgiOnly, "get", "/api/v1/_about").fails(t, 2, "FARM_URL")
+}
+
+func TestSeveralArguments(t *testing.T) {
+	s := startServer(t, t.TempDir(), "DATASTORE='RAM'")
+	c := s.cfg
+	farm(t, "-c", c, "animal", "new", `{"id": "a", "species": "cow", "sex": "male"}`).ok(t)
+	farm(t, "-c", c, "animal", "new", `{"id": "c", "species": "cow", "sex": "male"}`).ok(t)
+	// A missing one in the middle: the others are still fetched.
+	r := farm(t, "-c", c, "animal", "get", "a", "b", "c")
+	if r.code != 4 || strings.Count(r.stdout, `"species"`) != 2 || !strings.Contains(r.stderr, `animal/b: 404`) || !strings.Contains(r.stderr, "1 of 3 failed") {
+		t.Errorf("get a b c: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	r = farm(t, "-c", c, "animal", "del", "a", "b", "c")
+	if r.code != 4 || !strings.Contains(r.stdout, `"deleted": 2`) {
+		t.Errorf("del a b c: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	// Usage errors of stress.
+	farm(t, "-c", c, "stress", "-n", "0").fails(t, 2, "-n must be at least 1")
+	farm(t, "-c", c, "stress", "-d", "-1s").fails(t, 2, "-d must be")
+	// Nothing that looks like a result when the server is down.
+	down := writeConfig(t, t.TempDir(), "FARM_PORT="+freePort(t))
+	r = farm(t, "-c", down, "animal", "del", "all")
+	if r.code != 3 || r.stdout != "" {
+		t.Errorf("del all with the server down: exit %d, stdout %q", r.code, r.stdout)
+	}
+}

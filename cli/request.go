@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -41,12 +42,9 @@ JSON text, @FILE to read it from a file, or - to read it from stdin.`,
 				h.Set("If-Match", ifMatch)
 			}
 			if !withData {
-				for _, uri := range args {
-					if err := exchange(cmd, g, env, c, method, uri, nil, h); err != nil {
-						return err
-					}
-				}
-				return nil
+				return eachArg(env, args, func(uri string) error {
+					return exchange(cmd, g, env, c, method, uri, nil, h)
+				})
 			}
 			body, err := readData(args[1], env.Stdin)
 			if err != nil {
@@ -81,6 +79,37 @@ func exchange(cmd *cobra.Command, g *globals, env Env, c *client.Client, method,
 		printJSON(env.Stdout, r.Body)
 	}
 	return err
+}
+
+// eachArg runs fn for every argument. With several, a failure is told on
+// stderr and the others still run; the error returned counts the failures
+// and carries the first one (for the exit status). When the server cannot
+// be reached at all, there is no point going on.
+func eachArg(env Env, args []string, fn func(string) error) error {
+	if len(args) == 1 {
+		return fn(args[0])
+	}
+	var first error
+	failed := 0
+	for _, a := range args {
+		err := fn(a)
+		if err == nil {
+			continue
+		}
+		var ce *client.ConnError
+		if errors.As(err, &ce) {
+			return err
+		}
+		fmt.Fprintln(env.Stderr, "farm:", err)
+		failed++
+		if first == nil {
+			first = err
+		}
+	}
+	if first != nil {
+		return fmt.Errorf("%d of %d failed, the first with %w", failed, len(args), first)
+	}
+	return nil
 }
 
 // readData reads DATA: JSON text, @FILE or - for stdin. It must be JSON.

@@ -224,7 +224,10 @@ func serve(ctx context.Context, cfg *config.Config, env Env) error {
 		}
 	}
 	newUwsgi := func() *uwsgi.Server {
-		return &uwsgi.Server{Handler: handler, Logger: log, ReadTimeout: 60 * time.Second, WriteTimeout: 60 * time.Second}
+		return &uwsgi.Server{Handler: handler, Logger: log, ReadTimeout: 60 * time.Second, WriteTimeout: 60 * time.Second,
+			BadRequest: func(w http.ResponseWriter, err error) {
+				farmhttp.WriteError(w, http.StatusBadRequest, "malformed request: "+err.Error())
+			}}
 	}
 	if cfg.UwsgiSocket != "" {
 		ln, err := listenUnix(cfg.UwsgiSocket, cfg.SocketMode)

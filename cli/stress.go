@@ -41,13 +41,21 @@ func newStress(g *globals, env Env) *cobra.Command {
 		Long: `Load a running farm from N concurrent clients. Each client repeats a
 scenario on an animal of its own: create it, read it, patch it, list a
 page, delete it. The run stops after REQUESTS requests (default 1000) or
-DURATION, shows a progress bar on stderr, and prints a summary: requests,
-errors, requests/s, p50 and p99 latency. It exits non-zero when any
-request failed. The records it creates are deleted as it goes.`,
+after DURATION (-d alone: by time only), shows a progress bar on stderr,
+and prints a summary: requests, errors, requests/s, p50 and p99 latency.
+Each client deletes what it created, so the summary may count a few
+requests more than REQUESTS: those deletes. It exits non-zero when any
+request failed.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if clients < 1 {
 				return usageError{fmt.Errorf("-p must be at least 1")}
+			}
+			if requests < 1 && !cmd.Flags().Changed("duration") {
+				return usageError{fmt.Errorf("-n must be at least 1 (or give -d for a run by time)")}
+			}
+			if cmd.Flags().Changed("duration") && duration <= 0 {
+				return usageError{fmt.Errorf("-d must be a positive duration such as 10s")}
 			}
 			c, err := g.client(env)
 			if err != nil {

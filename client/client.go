@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -22,8 +23,17 @@ import (
 // response lines and headers of every exchange (the CLI's -v).
 type Client struct {
 	Base  string // e.g. http://127.0.0.1:44444
+	Via   string // how Base is reached when not by its host, e.g. unix:/var/tmp/farm_http.socket
 	HTTP  *http.Client
 	Trace io.Writer
+}
+
+// where names the server for messages.
+func (c *Client) where() string {
+	if c.Via != "" {
+		return c.Via
+	}
+	return c.Base
 }
 
 // New returns a client for the server at base.
@@ -39,6 +49,18 @@ func New(base string) *Client {
 			},
 		},
 	}
+}
+
+// NewUnix returns a client for a server on the HTTP unix socket at path
+// (farm's HTTP_SOCKET).
+func NewUnix(path string) *Client {
+	c := New("http://localhost")
+	c.Via = "unix:" + path
+	c.HTTP.Transport.(*http.Transport).DialContext = func(ctx context.Context, _, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, "unix", path)
+	}
+	return c
 }
 
 // Response is a whole HTTP response.
@@ -61,7 +83,7 @@ type ConnError struct {
 }
 
 func (e *ConnError) Error() string {
-	return fmt.Sprintf("cannot reach farm at %s: %v (is the server running? see FARM_IF, FARM_PORT, FARM_URL)", e.URL, e.Err)
+	return fmt.Sprintf("cannot reach farm at %s: %v (is the server running? see FARM_IF, FARM_PORT, FARM_URL, HTTP_SOCKET)", e.URL, e.Err)
 }
 
 func (e *ConnError) Unwrap() error { return e.Err }
@@ -136,12 +158,12 @@ func (c *Client) Do(ctx context.Context, method, uri string, body []byte, header
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		return nil, &ConnError{URL: c.Base, Err: unwrapURLError(err)}
+		return nil, &ConnError{URL: c.where(), Err: unwrapURLError(err)}
 	}
 	defer res.Body.Close()
 	b, err := io.ReadAll(res.Body)
 	if err != nil {
-		return nil, &ConnError{URL: c.Base, Err: fmt.Errorf("reading the response: %w", err)}
+		return nil, &ConnError{URL: c.where(), Err: fmt.Errorf("reading the response: %w", err)}
 	}
 	r := &Response{Proto: res.Proto, Status: res.StatusCode, Header: res.Header, Body: b}
 	if c.Trace != nil {

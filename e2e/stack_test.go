@@ -242,6 +242,31 @@ func TestStaticFromNginxAPIThroughUwsgi(t *testing.T) {
 	if code != 200 || h.Get("Expires") == "" {
 		t.Errorf("static css: %d %v", code, h)
 	}
+	for _, p := range []string{"/animals.html", "/farm.js"} {
+		if code, _, _ := do(t, "GET", s.url(p), ""); code != 200 {
+			t.Errorf("%s: %d", p, code)
+		}
+	}
+	// A malformed URL is farm's JSON 400, through uwsgi too.
+	bad, _ := http.NewRequest("GET", s.url("/"), nil)
+	bad.URL.Opaque = "/api/v1/animal/%zz" // sent as written
+	if res, err := client.Do(bad); err != nil {
+		t.Error(err)
+	} else {
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != 400 || res.Header.Get("Content-Type") != "application/json" || !strings.Contains(string(b), "malformed") {
+			t.Errorf("%%zz through NGINX: %d %s %s", res.StatusCode, res.Header.Get("Content-Type"), b)
+		}
+	}
+	// The Go files beside the pages are not served.
+	if code, _, _ := do(t, "GET", s.url("/static.go"), ""); code != 404 {
+		t.Errorf("/static.go: %d, want 404", code)
+	}
+	// /api itself is farm's JSON 404, not a redirect.
+	if code, h, body := do(t, "GET", s.url("/api"), ""); code != 404 || h.Get("Content-Type") != "application/json" {
+		t.Errorf("/api through NGINX: %d %s %s", code, h.Get("Content-Type"), body)
+	}
 	// No farm instance saw the static requests.
 	for i := 1; i <= 2; i++ {
 		log, _ := os.ReadFile(filepath.Join(s.dir, "logs", fmt.Sprintf("farm_%d.log", i)))

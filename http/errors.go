@@ -29,6 +29,10 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Write(append(b, '\n'))
 }
 
+// WriteError writes a JSON error in farm's shape, for the transports that
+// answer before a request reaches the handler (uwsgi's malformed requests).
+func WriteError(w http.ResponseWriter, status int, text string) { writeError(w, status, text) }
+
 // writeError writes a JSON error with an explicit status and text.
 func writeError(w http.ResponseWriter, status int, text string) {
 	writeJSON(w, status, errorBody{Status: status, Text: text})

@@ -34,6 +34,11 @@ type Server struct {
 	// MaxBufferedBody is how much of a response is held to send it with a
 	// Content-Length; larger ones stream and end with the connection.
 	MaxBufferedBody int
+	// BadRequest, when set, answers a request whose variables make no HTTP
+	// request (a malformed URI from the client, say) with a response of
+	// its own, instead of only closing the connection, which NGINX would
+	// turn into a 502.
+	BadRequest func(w http.ResponseWriter, err error)
 
 	mu        sync.Mutex
 	listeners map[net.Listener]bool
@@ -166,7 +171,12 @@ func (s *Server) serveConn(conn net.Conn) {
 	defer cancel()
 	req, err := NewRequest(ctx, p, body)
 	if err != nil {
-		s.Logger.Warn("uwsgi: bad request variables, connection closed", "err", err, "remote", conn.RemoteAddr().String())
+		s.Logger.Warn("uwsgi: bad request variables", "err", err, "remote", conn.RemoteAddr().String())
+		if s.BadRequest != nil {
+			w := newResponseWriter(conn, &http.Request{Method: http.MethodGet}, s.MaxBufferedBody)
+			s.BadRequest(w, err)
+			w.finish()
+		}
 		return
 	}
 	body.left = req.ContentLength
