@@ -28,7 +28,7 @@ func addRoutes(mux *http.ServeMux, o Options) {
 	// exists with other methods.
 	mux.Handle(apiCatchAll, handleAPINotFound(mux))
 	mux.Handle("/api", handleAPINotFound(mux)) // exact: no redirect to /api/
-	mux.Handle("/", handleStatic(o.Static)) // GET and HEAD only
+	mux.Handle("/", handleStatic(o.Static))    // GET and HEAD only
 }
 
 // apiCatchAll takes what no API route does.
