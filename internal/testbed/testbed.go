@@ -105,12 +105,27 @@ func StartPrometheus(t testing.TB, cfg string) *Prometheus {
 		t.Fatal(err)
 	}
 	port := strconv.Itoa(FreePort(t))
-	var log SyncBuffer
-	cmd := exec.Command(bin,
+	p := &Prometheus{URL: "http://127.0.0.1:" + port}
+	Run(t, "prometheus", exec.Command(bin,
 		"--config.file="+filepath.Join(dir, "prometheus.yml"),
 		"--storage.tsdb.path="+filepath.Join(dir, "data"),
 		"--web.listen-address=127.0.0.1:"+port,
-		"--log.level=warn")
+		"--log.level=warn"), func(string) bool {
+		res, err := http.Get(p.URL + "/-/ready")
+		if err != nil {
+			return false
+		}
+		res.Body.Close()
+		return res.StatusCode == 200
+	})
+	return p
+}
+
+// Run starts cmd, waits until ready (given its output so far) says it is,
+// and stops it when the test ends, showing its output if the test failed.
+func Run(t testing.TB, name string, cmd *exec.Cmd, ready func(output string) bool) {
+	t.Helper()
+	var log SyncBuffer
 	cmd.Stdout, cmd.Stderr = &log, &log
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -121,26 +136,21 @@ func StartPrometheus(t testing.TB, cfg string) *Prometheus {
 		cmd.Process.Kill()
 		<-done
 		if t.Failed() {
-			t.Logf("prometheus log:\n%s", log.String())
+			t.Logf("%s output:\n%s", name, log.String())
 		}
 	})
-	p := &Prometheus{URL: "http://127.0.0.1:" + port}
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
-		if res, err := http.Get(p.URL + "/-/ready"); err == nil {
-			res.Body.Close()
-			if res.StatusCode == 200 {
-				return p
-			}
+		if ready(log.String()) {
+			return
 		}
 		select {
 		case <-done:
-			t.Fatalf("prometheus exited:\n%s", log.String())
-		case <-time.After(100 * time.Millisecond):
+			t.Fatalf("%s exited:\n%s", name, log.String())
+		case <-time.After(50 * time.Millisecond):
 		}
 	}
-	t.Fatalf("prometheus not ready:\n%s", log.String())
-	return nil
+	t.Fatalf("%s not ready after 30s:\n%s", name, log.String())
 }
 
 // Query runs an instant query and returns its single value, or false when
