@@ -24,7 +24,7 @@ const benchRecords = 200_000
 func fill(b *testing.B, s *Store, n int) {
 	ctx := context.Background()
 	for start := 0; start < n; start += 5000 {
-		err := s.exec(ctx, func(tx *sql.Tx) error {
+		err := s.exec(ctx, func(ctx context.Context, tx *sql.Tx) error {
 			for i := start; i < min(n, start+5000); i++ {
 				a := &farm.Animal{ID: fmt.Sprintf("%08x-%06d", uint32(i)*2654435761, i), Species: []string{"cow", "chicken"}[i%2], Sex: []string{"female", "male"}[i/2%2]}
 				if _, err := tx.ExecContext(ctx, "INSERT INTO animal (id, species, sex, rev) VALUES (?, ?, ?, '1-x')", a.ID, a.Species, a.Sex); err != nil {

@@ -59,7 +59,7 @@ var _ farm.AnimalStore = (*Store)(nil)
 // op is one write waiting for the committer.
 type op struct {
 	ctx  context.Context
-	fn   func(tx *sql.Tx) error
+	fn   func(ctx context.Context, tx *sql.Tx) error
 	done chan error
 }
 
@@ -228,7 +228,10 @@ func (s *Store) run(batch []*op) {
 			errs[i] = err
 			continue
 		}
-		if errs[i] = o.fn(tx); errs[i] != nil {
+		// Once a write is in the transaction, its client leaving must not
+		// interrupt it: SQLite would roll back the whole transaction, and
+		// the other writes of the batch with it.
+		if errs[i] = o.fn(context.WithoutCancel(o.ctx), tx); errs[i] != nil {
 			if _, err := tx.ExecContext(ctx, "ROLLBACK TO op"); err != nil {
 				// The transaction is in an unknown state: give up on it all.
 				tx.Rollback()
@@ -259,7 +262,7 @@ func (s *Store) run(batch []*op) {
 }
 
 // exec queues a write and waits until it is committed (or failed).
-func (s *Store) exec(ctx context.Context, fn func(tx *sql.Tx) error) error {
+func (s *Store) exec(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error {
 	o := &op{ctx: ctx, fn: fn, done: make(chan error, 1)}
 	// The read lock keeps Close from closing ops under a sender.
 	s.mu.RLock()
@@ -291,7 +294,7 @@ func (s *Store) closed() error {
 // CreateAnimal implements farm.AnimalStore.
 func (s *Store) CreateAnimal(ctx context.Context, a *farm.Animal) error {
 	rev := store.NextRev("")
-	err := s.exec(ctx, func(tx *sql.Tx) error {
+	err := s.exec(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var one int
 		switch err := tx.QueryRowContext(ctx, "SELECT 1 FROM animal WHERE id = ?", a.ID).Scan(&one); {
 		case err == nil:
@@ -359,7 +362,7 @@ func (s *Store) FindAnimal(ctx context.Context, id string) (*farm.Animal, error)
 // ReplaceAnimal implements farm.AnimalStore.
 func (s *Store) ReplaceAnimal(ctx context.Context, a *farm.Animal, rev string) error {
 	next := store.NextRev(rev)
-	err := s.exec(ctx, func(tx *sql.Tx) error {
+	err := s.exec(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		cur, err := findAnimal(ctx, tx, a.ID)
 		if err != nil {
 			return err
@@ -381,7 +384,7 @@ func (s *Store) ReplaceAnimal(ctx context.Context, a *farm.Animal, rev string) e
 
 // DeleteAnimal implements farm.AnimalStore.
 func (s *Store) DeleteAnimal(ctx context.Context, id, rev string) error {
-	return s.exec(ctx, func(tx *sql.Tx) error {
+	return s.exec(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		cur, err := findAnimal(ctx, tx, id)
 		if err != nil {
 			return err
