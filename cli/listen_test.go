@@ -28,11 +28,33 @@ func TestListenUnix(t *testing.T) {
 	if _, err := listenUnix(path, 0o660); err == nil || !strings.Contains(err.Error(), "in use") {
 		t.Errorf("second listener on a live socket: %v", err)
 	}
-	// A clean close removes the file.
+	// A clean stop removes the file it made...
+	made, _ := os.Lstat(path)
 	ln.Close()
+	removeSocket(path, made)
 	if _, err := os.Stat(path); !os.IsNotExist(err) {
-		t.Errorf("socket file after Close: %v", err)
+		t.Errorf("socket file after a clean stop: %v", err)
 	}
+	// ...and not a successor's, bound at the same path meanwhile.
+	a, err := listenUnix(path, 0o666)
+	if err != nil {
+		t.Fatal(err)
+	}
+	aFile, _ := os.Lstat(path)
+	os.Remove(path) // a stops: its file goes first
+	b, err := listenUnix(path, 0o666)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Close()
+	removeSocket(path, aFile)
+	if c, err := net.Dial("unix", path); err != nil {
+		t.Errorf("the successor's socket is gone: %v", err)
+	} else {
+		c.Close()
+	}
+	b.Close()
+	os.Remove(path)
 
 	// A stale socket, left by a process that died, is replaced.
 	stale, err := net.Listen("unix", path)
@@ -54,6 +76,7 @@ func TestListenUnix(t *testing.T) {
 	}
 	c.Close()
 	ln.Close()
+	os.Remove(path)
 
 	// Anything else at the path is left alone.
 	os.WriteFile(path, []byte("data"), 0o644)

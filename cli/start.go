@@ -109,13 +109,25 @@ func listenUnix(path string, mode os.FileMode) (net.Listener, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The file is removed by removeSocket, and only while it is still
+	// this listener's: a successor may have bound the path already.
+	ln.(*net.UnixListener).SetUnlinkOnClose(false)
 	// Listen made the file with the umask's mode; NGINX's workers, which
 	// do not run as farm's user, need the configured one.
 	if err := os.Chmod(path, mode); err != nil {
 		ln.Close()
+		os.Remove(path)
 		return nil, err
 	}
-	return ln, nil // closing it removes the file
+	return ln, nil
+}
+
+// removeSocket removes a unix socket's file if it is still the one that
+// was made at startup (fi).
+func removeSocket(path string, fi os.FileInfo) {
+	if cur, err := os.Lstat(path); err == nil && fi != nil && os.SameFile(cur, fi) {
+		os.Remove(path)
+	}
 }
 
 // drainDelay is how long a stopping instance keeps accepting on its unix
@@ -126,7 +138,8 @@ const drainDelay = 200 * time.Millisecond
 // transport is one listener and the server on it.
 type transport struct {
 	name     string
-	path     string // the socket file of a unix listener
+	path     string      // the socket file of a unix listener
+	file     os.FileInfo // that file as it was made
 	ln       net.Listener
 	serve    func(net.Listener) error
 	shutdown func(context.Context) error
@@ -194,6 +207,9 @@ func serve(ctx context.Context, cfg *config.Config, env Env) error {
 	closeAll := func() {
 		for _, t := range ts {
 			t.ln.Close()
+			if t.path != "" {
+				removeSocket(t.path, t.file)
+			}
 		}
 	}
 	add := func(name string, ln net.Listener, err error, srv interface {
@@ -207,6 +223,7 @@ func serve(ctx context.Context, cfg *config.Config, env Env) error {
 		t := transport{name: name, ln: ln, serve: srv.Serve, shutdown: srv.Shutdown}
 		if u, ok := ln.(*net.UnixListener); ok {
 			t.path = u.Addr().String()
+			t.file, _ = os.Lstat(t.path)
 		}
 		ts = append(ts, t)
 		return nil
@@ -289,7 +306,7 @@ func serve(ctx context.Context, cfg *config.Config, env Env) error {
 	drain := false
 	for _, t := range ts {
 		if t.path != "" {
-			os.Remove(t.path)
+			removeSocket(t.path, t.file)
 			drain = true
 		}
 	}
