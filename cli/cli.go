@@ -182,7 +182,7 @@ func (g *globals) client(env Env) (*client.Client, error) {
 	}
 	if g.verbose {
 		c.Trace = env.Stderr
-		fmt.Fprintf(env.Stderr, "* farm at %s %s\n", c.Base, c.Via)
+		fmt.Fprintf(env.Stderr, "* farm at %s %s\n", client.Redact(c.Base), c.Via)
 	}
 	return c, nil
 }

@@ -325,3 +325,18 @@ func TestSeveralArguments(t *testing.T) {
 		t.Errorf("del all with the server down: exit %d, stdout %q", r.code, r.stdout)
 	}
 }
+
+// A password in FARM_URL never shows in what the CLI prints.
+func TestFarmURLPasswordHidden(t *testing.T) {
+	s := startServer(t, t.TempDir(), "DATASTORE='RAM'")
+	withPass := strings.Replace(s.url, "http://", "http://admin:s3cret@", 1)
+	r := farmIn(t, "", []string{"FARM_URL=" + withPass}, "-v", "get", "/api/v1/nothing")
+	if r.code != 4 || strings.Contains(r.stdout+r.stderr, "s3cret") || !strings.Contains(r.stderr, "admin:xxxxx@") {
+		t.Errorf("exit %d\nstdout %s\nstderr %s", r.code, r.stdout, r.stderr)
+	}
+	down := "http://admin:s3cret@127.0.0.1:" + freePort(t)
+	r = farmIn(t, "", []string{"FARM_URL=" + down}, "get", "/api/v1/_about")
+	if r.code != 3 || strings.Contains(r.stderr, "s3cret") {
+		t.Errorf("down: exit %d, stderr %s", r.code, r.stderr)
+	}
+}

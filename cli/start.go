@@ -173,7 +173,7 @@ func serve(ctx context.Context, cfg *config.Config, env Env) error {
 	}
 	var stopping atomic.Bool
 	ready := func() bool { return !stopping.Load() }
-	handler := farmhttp.NewHandler(farmhttp.Options{
+	opts := farmhttp.Options{
 		Store:  st,
 		Logger: log,
 		About: farmhttp.About{
@@ -189,12 +189,24 @@ func serve(ctx context.Context, cfg *config.Config, env Env) error {
 		MaxBodyBytes: cfg.MaxBodyBytes,
 		Ready:        ready,
 		Metrics:      m,
-	})
+	}
+	handler := farmhttp.NewHandler(opts)
 
 	errorLog := slog.NewLogLogger(log.Handler(), slog.LevelWarn)
+	// While the instance drains, each HTTP response closes its connection,
+	// so that NGINX stops reusing kept-alive ones before they are closed
+	// under it.
+	closeWhenStopping := func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if stopping.Load() {
+				w.Header().Set("Connection", "close")
+			}
+			h.ServeHTTP(w, r)
+		})
+	}
 	httpServer := func(h http.Handler) *http.Server {
 		return &http.Server{
-			Handler:           h,
+			Handler:           closeWhenStopping(h),
 			ReadHeaderTimeout: 10 * time.Second,
 			ReadTimeout:       60 * time.Second,
 			WriteTimeout:      60 * time.Second,
@@ -266,8 +278,9 @@ func serve(ctx context.Context, cfg *config.Config, env Env) error {
 		mux := http.NewServeMux()
 		mux.Handle("GET /metrics", m.Handler())
 		mux.Handle("GET /api/v1/metrics", m.Handler())
-		mux.Handle("GET /livez", handler)
-		mux.Handle("GET /readyz", handler)
+		health := farmhttp.NewHealthHandler(opts)
+		mux.Handle("GET /livez", health)
+		mux.Handle("GET /readyz", health)
 		ln, err := net.Listen("tcp", cfg.MetricsAddr)
 		if err := add("metrics (METRICS_ADDR)", ln, err, httpServer(mux)); err != nil {
 			return err

@@ -33,7 +33,16 @@ func (c *Client) where() string {
 	if c.Via != "" {
 		return c.Via
 	}
-	return c.Base
+	return Redact(c.Base)
+}
+
+// Redact hides the password of a URL (FARM_URL may carry one) in what
+// the CLI prints.
+func Redact(u string) string {
+	if p, err := url.Parse(u); err == nil && p.User != nil {
+		return p.Redacted()
+	}
+	return u
 }
 
 // New returns a client for the server at base.
@@ -172,7 +181,7 @@ func (c *Client) Do(ctx context.Context, method, uri string, body []byte, header
 		fmt.Fprintln(c.Trace, "<")
 	}
 	if res.StatusCode >= 400 {
-		se := &StatusError{Method: method, URL: u, Status: res.StatusCode, Response: r}
+		se := &StatusError{Method: method, URL: Redact(u), Status: res.StatusCode, Response: r}
 		var eb struct {
 			Text string `json:"text"`
 		}

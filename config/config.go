@@ -445,7 +445,7 @@ func (c *Config) ClientURL() string {
 const redacted = "***"
 
 var (
-	secretKeyRe = regexp.MustCompile(`(?i)(PASSWORD|PASSWD|SECRET|TOKEN|CREDENTIAL|API_?KEY|PRIVATE_?KEY)`)
+	secretKeyRe = regexp.MustCompile(`(?i)(PASS|SECRET|TOKEN|CREDENTIAL|AUTH|API_?KEY|PRIVATE_?KEY)`)
 	urlPassRe   = regexp.MustCompile(`([A-Za-z][A-Za-z0-9+.-]*://[^/?#@\s:]*):([^/?#\s]+)@`)
 )
 

@@ -418,7 +418,9 @@ func TestValuesRedaction(t *testing.T) {
 		"COUCHDB_URL='http://admin:hunter2@couch:5984/db'\n" +
 		"USER_ONLY='http://admin@couch:5984'\n" +
 		"PORT_ONLY='http://couch:5984/a:b@c'\n" +
-		"AT_IN_PASS='https://u:p@ss@host/x'\n" +
+		"AT_SIGN_URL='https://u:p@ss@host/x'\n" +
+		"DB_PASS='hunter2'\n" +
+		"OAUTH_CLIENT='abc'\n" +
 		"TWO='see http://a:one@h1 and postgres://b:two@h2/db'\n" +
 		"PLAIN='just:a@string'\n" +
 		"HOST='couch:5984'\n"
@@ -441,7 +443,9 @@ func TestValuesRedaction(t *testing.T) {
 		"COUCHDB_URL":     "http://admin:***@couch:5984/db",
 		"USER_ONLY":       "http://admin@couch:5984",
 		"PORT_ONLY":       "http://couch:5984/a:b@c",
-		"AT_IN_PASS":      "https://u:***@host/x",
+		"AT_SIGN_URL":     "https://u:***@host/x",
+		"DB_PASS":         "***",
+		"OAUTH_CLIENT":    "***",
 		"TWO":             "see http://a:***@h1 and postgres://b:***@h2/db",
 		"PLAIN":           "just:a@string",
 		"HOST":            "couch:5984",

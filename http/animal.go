@@ -128,6 +128,9 @@ func update(o Options, change func(cur *farm.Animal, body []byte, r *http.Reques
 			return
 		}
 		ifMatch := r.Header.Get("If-Match")
+		// "*" asks only that the record exist: a concurrent change does not
+		// fail it, it is retried like a request without If-Match.
+		anyRev := ifMatch == "" || strings.TrimSpace(ifMatch) == "*"
 		for attempt := 0; ; attempt++ {
 			cur, err := o.Store.FindAnimal(r.Context(), r.PathValue("id"))
 			if err != nil {
@@ -144,7 +147,7 @@ func update(o Options, change func(cur *farm.Animal, body []byte, r *http.Reques
 				return
 			}
 			err = o.Store.ReplaceAnimal(r.Context(), next, cur.Rev)
-			if farm.ErrorCode(err) == farm.EPRECONDITION && ifMatch == "" && attempt < 100 {
+			if farm.ErrorCode(err) == farm.EPRECONDITION && anyRev && attempt < 100 {
 				continue
 			}
 			if err != nil {
@@ -176,7 +179,9 @@ func handleDeleteAnimal(o Options) http.Handler {
 				writePrecondition(w, id)
 				return
 			}
-			rev = cur.Rev // the delete happens only if it is still current
+			if strings.TrimSpace(ifMatch) != "*" {
+				rev = cur.Rev // the delete happens only if it is still current
+			}
 		}
 		if err := o.Store.DeleteAnimal(r.Context(), id, rev); err != nil {
 			fail(w, r, o.Logger, err, http.StatusConflict)

@@ -74,3 +74,16 @@ func NewHandler(o Options) http.Handler {
 	h = accessLog(o.Logger)(h)
 	return h
 }
+
+// NewHealthHandler serves /livez and /readyz alone, uncounted: for an
+// instance's own metrics listener, where scripts and load balancers ask
+// after this instance and no other.
+func NewHealthHandler(o Options) http.Handler {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /livez", handleLive())
+	mux.Handle("GET /readyz", handleReady(o))
+	return mux
+}

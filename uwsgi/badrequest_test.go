@@ -30,3 +30,20 @@ func TestBadRequestHook(t *testing.T) {
 	wantClosed(t, c)
 	plain.log.waitFor(t, "bad request variables")
 }
+
+// A Host that no URL may hold (NGINX passes '<', '"' and spaces on) is a
+// bad request, not something to copy into Location and Link.
+func TestBadHost(t *testing.T) {
+	for _, host := range []string{`evil>;rel="next"`, `a b`, `x"y`, "a\tb"} {
+		p := &Packet{Vars: []Var{{"REQUEST_METHOD", "GET"}, {"REQUEST_URI", "/"}, {"HTTP_HOST", host}}}
+		if _, err := NewRequest(t.Context(), p, http.NoBody); err == nil || !strings.Contains(err.Error(), "host") {
+			t.Errorf("Host %q: %v", host, err)
+		}
+	}
+	for _, host := range []string{"example.com", "127.0.0.1:44444", "[::1]:8080", "xn--bcher-kva.example"} {
+		p := &Packet{Vars: []Var{{"REQUEST_METHOD", "GET"}, {"REQUEST_URI", "/"}, {"HTTP_HOST", host}}}
+		if _, err := NewRequest(t.Context(), p, http.NoBody); err != nil {
+			t.Errorf("Host %q: %v", host, err)
+		}
+	}
+}

@@ -19,7 +19,6 @@ import (
 	"time"
 )
 
-var syscallEMFILE = syscall.EMFILE
 
 // Server serves Handler to uwsgi clients (NGINX), one request per
 // connection, as NGINX's uwsgi module expects.
@@ -85,7 +84,8 @@ func (s *Server) Serve(ln net.Listener) error {
 				return ErrServerClosed
 			}
 			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, syscallEMFILE) {
+			if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) ||
+				errors.Is(err, syscall.ENOBUFS) || errors.Is(err, syscall.ENOMEM) || errors.Is(err, syscall.ECONNABORTED) {
 				// Out of file descriptors, say: back off, as net/http does.
 				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
 				s.Logger.Warn("uwsgi: accept", "err", err, "retry_in", delay)
@@ -332,6 +332,9 @@ func NewRequest(ctx context.Context, p *Packet, body io.ReadCloser) (*http.Reque
 	if host == "" {
 		host = get("SERVER_NAME")
 	}
+	if !validHost(host) {
+		return nil, fmt.Errorf("host %q is not a host name or address", host)
+	}
 	// Debian's stock uwsgi_params send HTTP_HOST as $host, which drops
 	// the port: put back the port NGINX was addressed on, or the absolute
 	// URLs farm builds (Location, Link) would point at the wrong port.
@@ -361,6 +364,19 @@ func NewRequest(ctx context.Context, p *Packet, body io.ReadCloser) (*http.Reque
 		req.TLS = &cryptotls.ConnectionState{HandshakeComplete: true}
 	}
 	return req.WithContext(ctx), nil
+}
+
+// validHost accepts what a Host header may hold, as net/http checks it
+// for its own requests: farm builds absolute URLs from it, and NGINX
+// passes characters such as '<' and '"' on.
+func validHost(h string) bool {
+	for i := 0; i < len(h); i++ {
+		c := h[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("-._~:[]%!$&'()*+,;=", c) >= 0) {
+			return false
+		}
+	}
+	return true
 }
 
 // hasPort reports whether a Host value names a port.
