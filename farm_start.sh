@@ -21,7 +21,7 @@
 #   FARM_BIN=bin/farm           the farm binary (built when missing)
 #   FARM_NGINX=nginx            the NGINX binary (default: on PATH, or /usr/sbin/nginx)
 #   FARM_START_TIMEOUT=30       seconds to wait for everything to answer
-set -euo pipefail
+set -Eeuo pipefail # -E: the ERR trap below also sees failures inside functions
 cd "$(dirname "$0")"
 . scripts/stack.sh
 

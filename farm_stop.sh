@@ -4,7 +4,7 @@
 # each; then back up the logs (logs/backup/<time>-stop/). An instance that
 # has not stopped after FARM_STOP_TIMEOUT seconds (default 40) is killed,
 # and the script says so.
-set -euo pipefail
+set -Eeuo pipefail
 cd "$(dirname "$0")"
 . scripts/stack.sh
 

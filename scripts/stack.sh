@@ -93,24 +93,25 @@ write_nginx_conf() {
   local ups i
   ups="    upstream farm_uwsgi {"$'\n'"        zone farm_uwsgi 64k;"$'\n'
   for i in $(seq 1 "$FARM_INSTANCES"); do
-    ups+="        server unix:$FARM_SOCKET_DIR/farm_$i.socket max_fails=0;"$'\n'
+    ups+="        server \"unix:$FARM_SOCKET_DIR/farm_$i.socket\" max_fails=0;"$'\n'
   done
   ups+="    }"$'\n'"    upstream farm_http {"$'\n'"        zone farm_http 64k;"$'\n'
   for i in $(seq 1 "$FARM_INSTANCES"); do
-    ups+="        server unix:$FARM_SOCKET_DIR/farm_http_$i.socket max_fails=0;"$'\n'
+    ups+="        server \"unix:$FARM_SOCKET_DIR/farm_http_$i.socket\" max_fails=0;"$'\n'
   done
   ups+="        keepalive 64;"$'\n'"    }"$'\n'
   ups+="    upstream farm_metrics {"$'\n'"        hash \$remote_addr consistent;"$'\n'
   for i in $(seq 1 "$FARM_INSTANCES"); do
-    ups+="        server unix:$FARM_SOCKET_DIR/farm_$i.socket;"$'\n'
+    ups+="        server \"unix:$FARM_SOCKET_DIR/farm_$i.socket\";"$'\n'
   done
   ups+="    }"
   UPSTREAMS=$ups PORT=$FARM_PORT_NGINX API="$PWD/conf/farm_api_$FARM_TRANSPORT.conf" awk '
     /# farm-upstreams-begin/ { print; print ENVIRON["UPSTREAMS"]; skip = 1; next }
     /# farm-upstreams-end/   { skip = 0 }
     skip { next }
-    /^ *listen 44444;/ { sub(/44444/, ENVIRON["PORT"]) }
-    /include farm_api_uwsgi.conf;/ { sub(/farm_api_uwsgi.conf/, ENVIRON["API"]) }
+    # Whole lines, not sub(): a "&" in a path would mean the match there.
+    /^ *listen 44444;/ { print "        listen " ENVIRON["PORT"] ";"; next }
+    /^ *include farm_api_uwsgi.conf;/ { match($0, /^ */); print substr($0, 1, RLENGTH) "include \"" ENVIRON["API"] "\";"; next }
     { print }
   ' conf/nginx_uwsgi.conf >"$LOGS/nginx.conf.new"
   mv "$LOGS/nginx.conf.new" "$LOGS/nginx.conf"
@@ -138,8 +139,10 @@ backup_logs() { # move logs/*.log to logs/backup/<time>-$1/
 start_instance() {
   local i=$1
   alive "$LOGS/farm_$i.pid" && die "instance $i is already running (pid $(cat "$LOGS/farm_$i.pid"))"
+  local vars
+  mapfile -t vars < <(instance_env "$i")
   # setsid: the instance outlives this script and its terminal.
-  env $(instance_env "$i") setsid "$FARM_BIN" -c "$FARM_CONFIG" start \
+  env "${vars[@]}" setsid "$FARM_BIN" -c "$FARM_CONFIG" start \
     </dev/null >>"$LOGS/farm_$i.log" 2>&1 &
   echo $! >"$LOGS/farm_$i.pid"
 }
