@@ -40,6 +40,17 @@ type AnimalFilter struct {
 	DOB     string
 }
 
+// Page selects part of a listing: Limit records from Offset, or, with a
+// cursor, the Limit records right after the id After, or the Limit records
+// right before the id Before. A cursor keeps its place while records
+// before it come and go; an offset does not.
+type Page struct {
+	Offset int
+	Limit  int
+	After  string
+	Before string
+}
+
 // AnimalStore keeps animal records. Every implementation passes the
 // conformance suite in store/storetest. Writes return only once the change
 // is durable (for stores that are durable at all).
@@ -56,10 +67,11 @@ type AnimalStore interface {
 	// DeleteAnimal removes the record; with a non-empty rev only when that
 	// is its current revision. ENOTFOUND, EPRECONDITION as above.
 	DeleteAnimal(ctx context.Context, id, rev string) error
-	// ListAnimals returns up to limit records matching f, ordered by id in
-	// byte order, skipping the first offset of them, and the number of all
-	// matching records, both read from one snapshot.
-	ListAnimals(ctx context.Context, f AnimalFilter, offset, limit int) ([]*Animal, int, error)
+	// ListAnimals returns the part of the records matching f, ordered by
+	// id in byte order, that p selects, and the number of all matching
+	// records (the cursor aside). SQLite and RAM read both from one
+	// snapshot; CouchDB in two requests.
+	ListAnimals(ctx context.Context, f AnimalFilter, p Page) ([]*Animal, int, error)
 	// Ping reports whether the store answers.
 	Ping(ctx context.Context) error
 	// Close releases the store; the store is unusable afterwards.

@@ -119,19 +119,18 @@ func newAnimalGet(g *globals, env Env) *cobra.Command {
 	return cmd
 }
 
-// listAll walks every page of the listing.
+// listAll walks every page of the listing by its next links, whose
+// cursors neither repeat nor skip a record while others write.
 func listAll(cmd *cobra.Command, c *client.Client) ([]client.Ref, error) {
 	refs := []client.Ref{}
-	for page := 1; ; page++ {
-		p, err := c.List(cmd.Context(), page, 1000)
-		if err != nil {
-			return nil, err
-		}
+	p, err := c.List(cmd.Context(), 1000)
+	for ; err == nil; p, err = c.ListAt(cmd.Context(), p.Next) {
 		refs = append(refs, p.Refs...)
-		if !p.Next {
+		if p.Next == "" {
 			return refs, nil
 		}
 	}
+	return nil, err
 }
 
 func newAnimalDel(g *globals, env Env) *cobra.Command {
@@ -180,7 +179,7 @@ func newAnimalDel(g *globals, env Env) *cobra.Command {
 func deleteAll(cmd *cobra.Command, c *client.Client) (int, error) {
 	deleted := 0
 	for {
-		p, err := c.List(cmd.Context(), 1, 1000)
+		p, err := c.List(cmd.Context(), 1000)
 		if err != nil {
 			return deleted, err
 		}

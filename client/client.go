@@ -232,15 +232,17 @@ type Ref struct {
 type Page struct {
 	Refs  []Ref
 	Total int
-	Next  bool // a next page exists
+	Next  string // the next page's URL from the Link header, "" on the last
 }
 
-// List fetches one page of the animal listing.
-func (c *Client) List(ctx context.Context, page, perPage int) (*Page, error) {
-	q := url.Values{}
-	q.Set("page", strconv.Itoa(page))
-	q.Set("per_page", strconv.Itoa(perPage))
-	r, err := c.Do(ctx, http.MethodGet, "/api/v1/animal?"+q.Encode(), nil, nil)
+// List fetches the first page of the animal listing.
+func (c *Client) List(ctx context.Context, perPage int) (*Page, error) {
+	return c.ListAt(ctx, "/api/v1/animal?page=1&per_page="+strconv.Itoa(perPage))
+}
+
+// ListAt fetches the listing page at uri, such as a Page's Next.
+func (c *Client) ListAt(ctx context.Context, uri string) (*Page, error) {
+	r, err := c.Do(ctx, http.MethodGet, uri, nil, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -251,8 +253,19 @@ func (c *Client) List(ctx context.Context, page, perPage int) (*Page, error) {
 	if p.Total, err = strconv.Atoi(r.Header.Get("X-Total-Count")); err != nil {
 		return nil, fmt.Errorf("listing: bad X-Total-Count %q", r.Header.Get("X-Total-Count"))
 	}
-	p.Next = strings.Contains(r.Header.Get("Link"), `rel="next"`)
+	p.Next = linkRel(r.Header.Get("Link"), "next")
 	return p, nil
+}
+
+// linkRel finds the URL of a relation in a Link header.
+func linkRel(header, rel string) string {
+	for _, part := range strings.Split(header, ",") {
+		u, params, ok := strings.Cut(strings.TrimSpace(part), ";")
+		if ok && strings.TrimSpace(params) == `rel="`+rel+`"` {
+			return strings.Trim(u, "<>")
+		}
+	}
+	return ""
 }
 
 // AnimalPath is the URI of one record.

@@ -45,7 +45,8 @@ func handleListAnimals(o Options) http.Handler {
 			fail(w, r, o.Logger, err, http.StatusBadRequest)
 			return
 		}
-		as, total, err := o.Store.ListAnimals(r.Context(), q.Filter, pageOffset(q.Page, q.PerPage), q.PerPage)
+		as, total, err := o.Store.ListAnimals(r.Context(), q.Filter, farm.Page{
+			Offset: pageOffset(q.Page, q.PerPage), Limit: q.PerPage, After: q.After, Before: q.Before})
 		if err != nil {
 			fail(w, r, o.Logger, err, http.StatusBadRequest)
 			return
@@ -55,7 +56,11 @@ func handleListAnimals(o Options) http.Handler {
 			refs[i] = ref{ID: a.ID, Href: animalURL(r, a.ID)}
 		}
 		w.Header().Set("X-Total-Count", strconv.Itoa(total))
-		if link := linkHeader(baseURL(r)+"/api/v1/animal", q, total); link != "" {
+		firstID, lastID := "", ""
+		if len(as) > 0 {
+			firstID, lastID = as[0].ID, as[len(as)-1].ID
+		}
+		if link := linkHeader(baseURL(r)+"/api/v1/animal", q, total, firstID, lastID); link != "" {
 			w.Header().Set("Link", link)
 		}
 		writeJSON(w, http.StatusOK, refs)

@@ -486,18 +486,28 @@ func TestListing(t *testing.T) {
 			t.Errorf("ref %v", refs[0])
 		}
 		l := parseLinks(t, r.header.Get("Link"))
-		if len(l) != 2 || l["next"] != base+"?page=2&per_page=10" || l["last"] != base+"?page=3&per_page=10" {
+		if len(l) != 2 || l["next"] != base+"?page=2&per_page=10&after=c09" || l["last"] != base+"?page=3&per_page=10" {
 			t.Errorf("page 1 links %v", l)
 		}
 		r, refs = list("?page=2&per_page=10")
 		l = parseLinks(t, r.header.Get("Link"))
-		if len(refs) != 10 || refs[0]["id"] != "c10" || len(l) != 4 || l["first"] != base+"?page=1&per_page=10" || l["prev"] != base+"?page=1&per_page=10" || l["next"] != base+"?page=3&per_page=10" {
+		if len(refs) != 10 || refs[0]["id"] != "c10" || len(l) != 4 || l["first"] != base+"?page=1&per_page=10" ||
+			l["prev"] != base+"?page=1&per_page=10&before=c10" || l["next"] != base+"?page=3&per_page=10&after=h06" {
 			t.Errorf("page 2: %v links %v", refs, l)
 		}
 		r, refs = list("?page=3")
 		l = parseLinks(t, r.header.Get("Link"))
-		if len(refs) != 5 || refs[4]["id"] != "h11" || len(l) != 2 || l["prev"] != base+"?page=2&per_page=10" || l["first"] == "" {
+		if len(refs) != 5 || refs[4]["id"] != "h11" || len(l) != 2 || l["prev"] != base+"?page=2&per_page=10&before=h07" || l["first"] == "" {
 			t.Errorf("last page: %v links %v", refs, l)
+		}
+		// The cursor links lead where the page numbers say.
+		r, refs = list("?page=3&per_page=10&after=h06")
+		if len(refs) != 5 || refs[0]["id"] != "h07" {
+			t.Errorf("next by cursor: %v", refs)
+		}
+		r, refs = list("?page=2&per_page=10&before=h07")
+		if len(refs) != 10 || refs[0]["id"] != "c10" || refs[9]["id"] != "h06" {
+			t.Errorf("prev by cursor: %v", refs)
 		}
 		r, refs = list("?page=9&per_page=5")
 		l = parseLinks(t, r.header.Get("Link"))
@@ -519,11 +529,57 @@ func TestListing(t *testing.T) {
 			t.Errorf("by dob: %s", r.body)
 		}
 		for _, q := range []string{"?page=0", "?page=-1", "?page=1.5", "?page=x", "?page=", "?per_page=0", "?per_page=1001",
-			"?species=alien", "?sex=x", "?dob=2019-19-39", "?colour=red", "?id=c01", "?page=1&page=2", "?species=cow&species=cow", "?page=%zz"} {
+			"?species=alien", "?sex=x", "?dob=2019-19-39", "?colour=red", "?id=c01", "?page=1&page=2", "?species=cow&species=cow", "?page=%zz",
+			"?after=a/b", "?after=a&before=b"} {
 			wantError(t, a.do("GET", "/api/v1/animal"+q, nil), 400, "")
 		}
 		if r, _ := list("?per_page=1000&page=99999999999999"); r.header.Get("X-Total-Count") != "25" {
 			t.Errorf("huge page: %s", r.body)
+		}
+	})
+}
+
+// TestPagingWhileChanging: a client follows the next links while others
+// add and remove records before its place. Every record that was there
+// all along is seen exactly once (spec: "neither repeats nor skips").
+func TestPagingWhileChanging(t *testing.T) {
+	forEachStore(t, func(t *testing.T, a *api) {
+		var all []string
+		for i := range 30 {
+			id := fmt.Sprintf("m%02d", i)
+			a.create(`{"id": "` + id + `", "species": "cow", "sex": "female"}`)
+			all = append(all, id)
+		}
+		seen := map[string]int{}
+		next := "/api/v1/animal?per_page=7"
+		for page := 0; next != ""; page++ {
+			r := a.do("GET", next, nil)
+			var refs []map[string]string
+			r.json(t, &refs)
+			for _, ref := range refs {
+				seen[ref["id"]]++
+			}
+			// Between pages: one record before the client's place goes,
+			// two new ones come before it.
+			a.create(fmt.Sprintf(`{"id": "a%02d", "species": "cow", "sex": "female"}`, 2*page))
+			a.create(fmt.Sprintf(`{"id": "a%02d", "species": "cow", "sex": "female"}`, 2*page+1))
+			if page < 3 {
+				if d := a.do("DELETE", "/api/v1/animal/"+fmt.Sprintf("m%02d", page), nil); d.status != 200 {
+					t.Fatalf("delete: %d", d.status)
+				}
+			}
+			next = ""
+			if u := parseLinks(t, r.header.Get("Link"))["next"]; u != "" {
+				next = strings.TrimPrefix(u, a.srv.URL)
+			}
+			if page > 20 {
+				t.Fatal("the next links do not end")
+			}
+		}
+		for _, id := range all[3:] { // m00..m02 were deleted, after being seen
+			if seen[id] != 1 {
+				t.Errorf("%s seen %d times, want once", id, seen[id])
+			}
 		}
 	})
 }

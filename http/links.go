@@ -25,37 +25,43 @@ func lastPage(total, perPage int) int {
 	return (total + perPage - 1) / perPage
 }
 
-// pageLinks returns the GitHub-style relations that apply to page q.Page:
-// first and prev after the first page, next and last before the last one,
-// and first and last (only) for a page past the end.
-func pageLinks(q validate.ListQuery, total int) []struct {
-	Rel  string
-	Page int
-} {
-	type rel = struct {
-		Rel  string
-		Page int
-	}
+// link is one relation of a Link header.
+type link struct {
+	Rel    string
+	Page   int
+	Cursor string // "after=ID", "before=ID" or ""
+}
+
+// pageLinks returns the GitHub-style relations that apply to page q.Page,
+// whose records run from firstID to lastID ("" when the page is empty):
+// first and prev after the first page, next and last before the last one;
+// first and last alone for an empty page past the start. prev and next
+// carry a cursor (before=firstID, after=lastID), so that following them
+// neither repeats nor skips a record while others come and go before it.
+func pageLinks(q validate.ListQuery, total int, firstID, lastID string) []link {
 	last := lastPage(total, q.PerPage)
-	var out []rel
-	if q.Page > last {
-		return append(out, rel{"first", 1}, rel{"last", last})
+	if firstID == "" {
+		if q.Page > 1 || q.After != "" || q.Before != "" {
+			return []link{{"first", 1, ""}, {"last", last, ""}}
+		}
+		return nil
 	}
+	var out []link
 	if q.Page > 1 {
-		out = append(out, rel{"first", 1}, rel{"prev", q.Page - 1})
+		out = append(out, link{"first", 1, ""}, link{"prev", q.Page - 1, validate.Cursor("before", firstID)})
 	}
 	if q.Page < last {
-		out = append(out, rel{"next", q.Page + 1}, rel{"last", last})
+		out = append(out, link{"next", q.Page + 1, validate.Cursor("after", lastID)}, link{"last", last, ""})
 	}
 	return out
 }
 
 // linkHeader renders pageLinks as a Link header value (RFC 8288), each URL
 // absolute and keeping the listing's filters and page size.
-func linkHeader(base string, q validate.ListQuery, total int) string {
+func linkHeader(base string, q validate.ListQuery, total int, firstID, lastID string) string {
 	var parts []string
-	for _, l := range pageLinks(q, total) {
-		parts = append(parts, "<"+base+"?"+q.Encode(l.Page)+`>; rel="`+l.Rel+`"`)
+	for _, l := range pageLinks(q, total, firstID, lastID) {
+		parts = append(parts, "<"+base+"?"+q.Encode(l.Page, l.Cursor)+`>; rel="`+l.Rel+`"`)
 	}
 	return strings.Join(parts, ", ")
 }

@@ -4,37 +4,50 @@ import (
 	"math"
 	"testing"
 
+	"github.com/farmhq/farm"
 	"github.com/farmhq/farm/validate"
 )
 
 func TestPageArithmetic(t *testing.T) {
+	type rel struct {
+		page   int
+		cursor string
+	}
 	cases := []struct {
+		name                 string
 		page, perPage, total int
-		want                 map[string]int
+		first, last          string // ids on the page; "" when it is empty
+		cursor               bool   // the request came with a cursor
+		want                 map[string]rel
 	}{
-		{1, 10, 0, map[string]int{}},                                             // empty: one empty page
-		{1, 10, 10, map[string]int{}},                                            // exactly one page
-		{1, 10, 11, map[string]int{"next": 2, "last": 2}},                        // first
-		{2, 10, 35, map[string]int{"first": 1, "prev": 1, "next": 3, "last": 4}}, // middle
-		{4, 10, 35, map[string]int{"first": 1, "prev": 3}},                       // last
-		{5, 10, 35, map[string]int{"first": 1, "last": 4}},                       // just past the end
-		{99, 10, 35, map[string]int{"first": 1, "last": 4}},                      // far past the end
-		{2, 10, 0, map[string]int{"first": 1, "last": 1}},                        // past the end of nothing
-		{3, 1, 3, map[string]int{"first": 1, "prev": 2}},
-		{2, 1000, 1001, map[string]int{"first": 1, "prev": 1}},
+		{"empty collection", 1, 10, 0, "", "", false, map[string]rel{}},
+		{"one page", 1, 10, 10, "a", "j", false, map[string]rel{}},
+		{"first", 1, 10, 11, "a", "j", false, map[string]rel{"next": {2, "after=j"}, "last": {2, ""}}},
+		{"middle", 2, 10, 35, "k", "t", false, map[string]rel{"first": {1, ""}, "prev": {1, "before=k"}, "next": {3, "after=t"}, "last": {4, ""}}},
+		{"last", 4, 10, 35, "x", "z", false, map[string]rel{"first": {1, ""}, "prev": {3, "before=x"}}},
+		{"just past the end", 5, 10, 35, "", "", false, map[string]rel{"first": {1, ""}, "last": {4, ""}}},
+		{"far past the end", 99, 10, 35, "", "", false, map[string]rel{"first": {1, ""}, "last": {4, ""}}},
+		{"past the end of nothing", 2, 10, 0, "", "", false, map[string]rel{"first": {1, ""}, "last": {1, ""}}},
+		{"a cursor that found nothing", 1, 10, 5, "", "", true, map[string]rel{"first": {1, ""}, "last": {1, ""}}},
+		{"per page 1", 3, 1, 3, "c", "c", false, map[string]rel{"first": {1, ""}, "prev": {2, "before=c"}}},
+		{"ids are escaped", 1, 1000, 1001, "a", "a~b.c", false, map[string]rel{"next": {2, "after=a~b.c"}, "last": {2, ""}}},
 	}
 	for _, c := range cases {
-		got := map[string]int{}
-		for _, l := range pageLinks(validate.ListQuery{Page: c.page, PerPage: c.perPage}, c.total) {
-			got[l.Rel] = l.Page
+		q := validate.ListQuery{Page: c.page, PerPage: c.perPage}
+		if c.cursor {
+			q.After = "zzz"
+		}
+		got := map[string]rel{}
+		for _, l := range pageLinks(q, c.total, c.first, c.last) {
+			got[l.Rel] = rel{l.Page, l.Cursor}
 		}
 		if len(got) != len(c.want) {
-			t.Errorf("page %d/%d of %d: %v, want %v", c.page, c.perPage, c.total, got, c.want)
+			t.Errorf("%s: %v, want %v", c.name, got, c.want)
 			continue
 		}
 		for k, v := range c.want {
 			if got[k] != v {
-				t.Errorf("page %d/%d of %d: %v, want %v", c.page, c.perPage, c.total, got, c.want)
+				t.Errorf("%s: %v, want %v", c.name, got, c.want)
 			}
 		}
 	}
@@ -52,13 +65,11 @@ func TestPageOffset(t *testing.T) {
 }
 
 func TestLinkHeader(t *testing.T) {
-	q := validate.ListQuery{Filter: validate.ListQuery{}.Filter, Page: 2, PerPage: 5}
-	q.Filter.Species = "cow"
-	q.Filter.Name = "A & B"
-	got := linkHeader("http://h:1/api/v1/animal", q, 12)
+	q := validate.ListQuery{Filter: farm.AnimalFilter{Species: "cow", Name: "A & B"}, Page: 2, PerPage: 5}
+	got := linkHeader("http://h:1/api/v1/animal", q, 12, "c-5", "c-9")
 	want := `<http://h:1/api/v1/animal?name=A+%26+B&species=cow&page=1&per_page=5>; rel="first", ` +
-		`<http://h:1/api/v1/animal?name=A+%26+B&species=cow&page=1&per_page=5>; rel="prev", ` +
-		`<http://h:1/api/v1/animal?name=A+%26+B&species=cow&page=3&per_page=5>; rel="next", ` +
+		`<http://h:1/api/v1/animal?name=A+%26+B&species=cow&page=1&per_page=5&before=c-5>; rel="prev", ` +
+		`<http://h:1/api/v1/animal?name=A+%26+B&species=cow&page=3&per_page=5&after=c-9>; rel="next", ` +
 		`<http://h:1/api/v1/animal?name=A+%26+B&species=cow&page=3&per_page=5>; rel="last"`
 	if got != want {
 		t.Errorf("Link\n got %s\nwant %s", got, want)

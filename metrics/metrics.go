@@ -213,7 +213,7 @@ func (c *animalCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
 func (c *animalCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	_, n, err := c.store.ListAnimals(ctx, farm.AnimalFilter{}, 0, 0)
+	_, n, err := c.store.ListAnimals(ctx, farm.AnimalFilter{}, farm.Page{})
 	if err != nil {
 		ch <- prometheus.NewInvalidMetric(c.desc, err)
 		return

@@ -51,9 +51,9 @@ func (s *store) DeleteAnimal(ctx context.Context, id, rev string) (err error) {
 	return s.next.DeleteAnimal(ctx, id, rev)
 }
 
-func (s *store) ListAnimals(ctx context.Context, f farm.AnimalFilter, offset, limit int) (as []*farm.Animal, n int, err error) {
+func (s *store) ListAnimals(ctx context.Context, f farm.AnimalFilter, p farm.Page) (as []*farm.Animal, n int, err error) {
 	defer func(t time.Time) { s.observe("list", t, err) }(time.Now())
-	return s.next.ListAnimals(ctx, f, offset, limit)
+	return s.next.ListAnimals(ctx, f, p)
 }
 
 func (s *store) Ping(ctx context.Context) (err error) {

@@ -5,7 +5,7 @@
 'use strict';
 
 const API = 'api/v1/animal';
-const LISTING_ARGS = ['species', 'sex', 'name', 'dob', 'page', 'per_page'];
+const LISTING_ARGS = ['species', 'sex', 'name', 'dob', 'page', 'per_page', 'after', 'before'];
 
 // listingQuery keeps the listing arguments of a query string.
 function listingQuery(search) {

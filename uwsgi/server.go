@@ -19,7 +19,6 @@ import (
 	"time"
 )
 
-
 // Server serves Handler to uwsgi clients (NGINX), one request per
 // connection, as NGINX's uwsgi module expects.
 type Server struct {

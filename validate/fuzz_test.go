@@ -251,10 +251,15 @@ func FuzzList(f *testing.F) {
 		}
 		// The links built from q lead back to q.
 		for _, page := range []int{1, q.Page} {
-			s := q.Encode(page)
+			cursor := ""
+			if q.After != "" {
+				cursor = Cursor("after", q.After)
+			}
+			s := q.Encode(page, cursor)
 			r, err := List(s, now)
 			want := q
 			want.Page = page
+			want.Before = ""
 			if err != nil || r != want {
 				t.Fatalf("List(%q) = %+v, %v; want %+v (from %q)", s, r, err, want, query)
 			}

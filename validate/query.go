@@ -21,10 +21,14 @@ type ListQuery struct {
 	Filter  farm.AnimalFilter
 	Page    int // from 1
 	PerPage int // 1 to MaxPerPage
+	// After and Before are the cursors of the Link header's next and prev
+	// URLs: the page is the records right after (before) that id, whatever
+	// came or went before it since the previous page.
+	After, Before string
 }
 
 // listArgs are the arguments a listing takes, in the order links show them.
-var listArgs = [...]string{"species", "sex", "name", "dob", "page", "per_page"}
+var listArgs = [...]string{"species", "sex", "name", "dob", "page", "per_page", "after", "before"}
 
 // List checks the query string of a listing: paging arguments are whole
 // numbers in range, filter values obey their field's rule, and an unknown
@@ -88,7 +92,19 @@ func List(rawQuery string, now time.Time) (ListQuery, error) {
 				add(name, err.Error())
 			}
 			q.Filter.DOB = v
+		case "after", "before":
+			if err := ID(v); err != nil {
+				add(name, "must be an animal id: "+err.Error())
+			}
+			if name == "after" {
+				q.After = v
+			} else {
+				q.Before = v
+			}
 		}
+	}
+	if q.After != "" && q.Before != "" {
+		add("before", "cannot be given with after")
 	}
 	rank := func(arg string) int { // unknown arguments last, as for bodies
 		if i := slices.Index(listArgs[:], arg); i >= 0 {
@@ -128,8 +144,9 @@ func wholeNumber(s string, min, max int) (int, error) {
 }
 
 // Encode writes the query string of a listing, filters first, so that links
-// to other pages keep the client's filters.
-func (q ListQuery) Encode(page int) string {
+// to other pages keep the client's filters; cursor is "" or an "after" or
+// "before" argument ready to append (see Cursor).
+func (q ListQuery) Encode(page int, cursor string) string {
 	v := url.Values{}
 	f := q.Filter
 	for _, kv := range [][2]string{{"species", f.Species}, {"sex", f.Sex}, {"name", f.Name}, {"dob", f.DOB}} {
@@ -142,5 +159,14 @@ func (q ListQuery) Encode(page int) string {
 	if s != "" {
 		s += "&"
 	}
-	return s + "page=" + strconv.Itoa(page) + "&per_page=" + strconv.Itoa(q.PerPage)
+	s += "page=" + strconv.Itoa(page) + "&per_page=" + strconv.Itoa(q.PerPage)
+	if cursor != "" {
+		s += "&" + cursor
+	}
+	return s
+}
+
+// Cursor is the query argument of a cursor: "after=ID" or "before=ID".
+func Cursor(name, id string) string {
+	return name + "=" + url.QueryEscape(id)
 }

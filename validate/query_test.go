@@ -192,8 +192,28 @@ func TestListQueryEncode(t *testing.T) {
 		{ListQuery{Filter: farm.AnimalFilter{Name: "Béa+"}, Page: 1, PerPage: 10}, 1, "name=B%C3%A9a%2B&page=1&per_page=10"},
 	}
 	for _, c := range cases {
-		if got := c.q.Encode(c.page); got != c.want {
+		if got := c.q.Encode(c.page, ""); got != c.want {
 			t.Errorf("%+v.Encode(%d) = %q, want %q", c.q, c.page, got, c.want)
+		}
+	}
+	q := ListQuery{Filter: farm.AnimalFilter{Sex: "male"}, Page: 1, PerPage: 5}
+	if got := q.Encode(2, Cursor("after", "a.b~c")); got != "sex=male&page=2&per_page=5&after=a.b~c" {
+		t.Errorf("with a cursor: %q", got)
+	}
+}
+
+func TestListCursors(t *testing.T) {
+	q, err := List("page=2&after=cow-9", now)
+	if err != nil || q.After != "cow-9" || q.Before != "" || q.Page != 2 {
+		t.Errorf("after: %+v %v", q, err)
+	}
+	q, err = List("before=x_1", now)
+	if err != nil || q.Before != "x_1" {
+		t.Errorf("before: %+v %v", q, err)
+	}
+	for _, bad := range []string{"after=a/b", "before=", "after=a&before=b", "after=..", "after=a&after=b"} {
+		if _, err := List(bad, now); err == nil {
+			t.Errorf("List(%q): no error", bad)
 		}
 	}
 }
@@ -208,7 +228,7 @@ func TestListQueryEncodeRoundTrip(t *testing.T) {
 	}
 	for _, q := range qs {
 		for _, page := range []int{1, 2, 100} {
-			s := q.Encode(page)
+			s := q.Encode(page, "")
 			v, err := url.ParseQuery(s)
 			if err != nil {
 				t.Fatalf("Encode wrote %q, which does not parse: %v", s, err)

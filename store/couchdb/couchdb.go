@@ -16,6 +16,8 @@ import (
 	"net/http"
 	"net/url"
 	"reflect"
+	"slices"
+	"sort"
 	"strings"
 
 	kivik "github.com/go-kivik/kivik/v4"
@@ -260,7 +262,7 @@ func (s *Store) DeleteAnimal(ctx context.Context, id, rev string) error {
 // ListAnimals implements farm.AnimalStore. The most selective view serves
 // the filter (name, then dob, then species and sex); a filter the view's
 // key does not cover is applied while reading that view's range.
-func (s *Store) ListAnimals(ctx context.Context, f farm.AnimalFilter, offset, limit int) ([]*farm.Animal, int, error) {
+func (s *Store) ListAnimals(ctx context.Context, f farm.AnimalFilter, pg farm.Page) ([]*farm.Animal, int, error) {
 	var name string
 	var prefix []any
 	exact := false // the view's key range is exactly the filter
@@ -278,38 +280,78 @@ func (s *Store) ListAnimals(ctx context.Context, f farm.AnimalFilter, offset, li
 	default:
 		name, exact = "all", true
 	}
-	params := map[string]any{}
-	if name == "all" {
-		params["startkey"], params["endkey"] = "", high
-	} else {
-		params["startkey"] = prefix
-		params["endkey"] = append(append([]any{}, prefix...), high)
+	// key is the view key of an animal id in this range.
+	key := func(id string) any {
+		if name == "all" {
+			return id
+		}
+		return append(append([]any{}, prefix...), id)
+	}
+	rangeParams := func() map[string]any {
+		return map[string]any{"startkey": key(""), "endkey": key(high)}
 	}
 	out := []*farm.Animal{}
-	if exact {
-		total, err := s.count(ctx, name, params)
-		if err != nil {
-			return nil, 0, err
-		}
-		if offset >= total || limit <= 0 {
-			return out, total, nil
-		}
+	if !exact {
+		// Read the range, keep the matches, then take the page from them.
+		var all []*farm.Animal
+		params := rangeParams()
 		params["reduce"], params["include_docs"] = false, true
-		params["skip"], params["limit"] = offset, limit
-		err = s.rows(ctx, name, params, func(d *doc) { out = append(out, d.animal()) })
+		err := s.rows(ctx, name, params, func(d *doc) {
+			if (f.Species == "" || d.Species == f.Species) && (f.Sex == "" || d.Sex == f.Sex) && (f.DOB == "" || d.DOB == f.DOB) {
+				all = append(all, d.animal())
+			}
+		})
+		return pageOf(all, pg), len(all), err
+	}
+	total, err := s.count(ctx, name, rangeParams())
+	if err != nil || pg.Limit <= 0 {
 		return out, total, err
 	}
-	total := 0
+	params := rangeParams()
 	params["reduce"], params["include_docs"] = false, true
-	err := s.rows(ctx, name, params, func(d *doc) {
-		if (f.Species == "" || d.Species == f.Species) && (f.Sex == "" || d.Sex == f.Sex) && (f.DOB == "" || d.DOB == f.DOB) {
-			if total >= offset && len(out) < limit {
-				out = append(out, d.animal())
-			}
-			total++
+	switch {
+	case pg.After != "":
+		// From the cursor on; the cursor's own record, if still there, is
+		// not part of the page.
+		params["startkey"], params["limit"] = key(pg.After), pg.Limit+1
+	case pg.Before != "":
+		params["descending"], params["startkey"], params["endkey"], params["limit"] = true, key(pg.Before), key(""), pg.Limit+1
+	default:
+		if pg.Offset >= total {
+			return out, total, nil
+		}
+		params["skip"], params["limit"] = pg.Offset, pg.Limit
+	}
+	err = s.rows(ctx, name, params, func(d *doc) {
+		if d.Animal != pg.After && d.Animal != pg.Before || pg.After == "" && pg.Before == "" {
+			out = append(out, d.animal())
 		}
 	})
+	if len(out) > pg.Limit {
+		out = out[:pg.Limit]
+	}
+	if pg.Before != "" {
+		slices.Reverse(out)
+	}
 	return out, total, err
+}
+
+// pageOf takes the page pg from records in id order.
+func pageOf(all []*farm.Animal, pg farm.Page) []*farm.Animal {
+	ids := func(i int) string { return all[i].ID }
+	from, to := 0, 0
+	switch {
+	case pg.After != "":
+		from = sort.Search(len(all), func(i int) bool { return ids(i) > pg.After })
+		to = min(len(all), from+pg.Limit)
+	case pg.Before != "":
+		to = sort.Search(len(all), func(i int) bool { return ids(i) >= pg.Before })
+		from = max(0, to-pg.Limit)
+	default:
+		from = min(pg.Offset, len(all))
+		to = min(len(all), from+max(0, pg.Limit))
+	}
+	return append([]*farm.Animal{}, all[from:max(from, to)]...)
 }
 
 // count runs the view's _count reduce over a key range.

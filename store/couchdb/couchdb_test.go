@@ -48,7 +48,7 @@ func TestShared(t *testing.T) {
 	if err != nil || got.Species != "cow" {
 		t.Fatalf("through the other store: %+v %v", got, err)
 	}
-	if _, n, err := b.ListAnimals(ctx, farm.AnimalFilter{Species: "cow"}, 0, 10); err != nil || n != 1 {
+	if _, n, err := b.ListAnimals(ctx, farm.AnimalFilter{Species: "cow"}, farm.Page{Offset: 0, Limit: 10}); err != nil || n != 1 {
 		t.Errorf("listing through the other store: %d %v", n, err)
 	}
 }

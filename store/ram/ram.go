@@ -108,33 +108,42 @@ func (s *Store) DeleteAnimal(ctx context.Context, id, rev string) error {
 // ListAnimals implements farm.AnimalStore. Unfiltered pages are sliced
 // straight from the sorted ids; filtered ones are a scan, which is fine
 // for a store meant for tests.
-func (s *Store) ListAnimals(ctx context.Context, f farm.AnimalFilter, offset, limit int) ([]*farm.Animal, int, error) {
+func (s *Store) ListAnimals(ctx context.Context, f farm.AnimalFilter, p farm.Page) ([]*farm.Animal, int, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if err := s.check(); err != nil {
 		return nil, 0, err
 	}
-	out := []*farm.Animal{}
+	var match []string
 	if f == (farm.AnimalFilter{}) {
-		total := len(s.ids)
-		if offset < total {
-			for _, id := range s.ids[offset:min(total, offset+limit)] {
-				a := s.byID[id]
-				out = append(out, &a)
+		match = s.ids
+	} else {
+		for _, id := range s.ids {
+			a := s.byID[id]
+			if store.Match(f, &a) {
+				match = append(match, id)
 			}
 		}
-		return out, total, nil
 	}
-	total := 0
-	for _, id := range s.ids {
+	total := len(match)
+	var sel []string
+	switch {
+	case p.After != "":
+		i, found := slices.BinarySearch(match, p.After)
+		if found {
+			i++
+		}
+		sel = match[i:min(len(match), i+max(0, p.Limit))]
+	case p.Before != "":
+		i, _ := slices.BinarySearch(match, p.Before)
+		sel = match[max(0, i-max(0, p.Limit)):i]
+	case p.Offset < total:
+		sel = match[p.Offset:min(total, p.Offset+max(0, p.Limit))]
+	}
+	out := make([]*farm.Animal, len(sel))
+	for i, id := range sel {
 		a := s.byID[id]
-		if !store.Match(f, &a) {
-			continue
-		}
-		if total >= offset && len(out) < limit {
-			out = append(out, &a)
-		}
-		total++
+		out[i] = &a
 	}
 	return out, total, nil
 }

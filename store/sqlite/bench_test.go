@@ -68,7 +68,7 @@ func BenchmarkListPage(b *testing.B) {
 	}{{"first", 0}, {"middle", benchRecords / 2}, {"last", benchRecords - 10}} {
 		b.Run("buckets/"+at.name, func(b *testing.B) {
 			for b.Loop() {
-				as, total, err := s.ListAnimals(ctx, farm.AnimalFilter{}, at.offset, 10)
+				as, total, err := s.ListAnimals(ctx, farm.AnimalFilter{}, farm.Page{Offset: at.offset, Limit: 10})
 				if err != nil || len(as) != 10 || total != benchRecords {
 					b.Fatal(err, len(as), total)
 				}
@@ -93,7 +93,7 @@ func BenchmarkListPage(b *testing.B) {
 	}
 	b.Run("buckets/filtered-middle", func(b *testing.B) {
 		for b.Loop() {
-			as, total, err := s.ListAnimals(ctx, farm.AnimalFilter{Species: "cow", Sex: "male"}, benchRecords/8, 10)
+			as, total, err := s.ListAnimals(ctx, farm.AnimalFilter{Species: "cow", Sex: "male"}, farm.Page{Offset: benchRecords / 8, Limit: 10})
 			if err != nil || len(as) != 10 || total != benchRecords/4 {
 				b.Fatal(err, len(as), total)
 			}

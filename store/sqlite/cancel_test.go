@@ -51,7 +51,7 @@ func TestCancelledWritesDoNotFailOthers(t *testing.T) {
 	if failed.Load() > 0 {
 		t.Fatalf("%d patient writes failed, the first: %s", failed.Load(), *firstErr.Load())
 	}
-	if _, total, err := s.ListAnimals(context.Background(), farm.AnimalFilter{}, 0, 1); err != nil || total == 0 {
+	if _, total, err := s.ListAnimals(context.Background(), farm.AnimalFilter{}, farm.Page{Offset: 0, Limit: 1}); err != nil || total == 0 {
 		t.Fatalf("total %d, %v", total, err)
 	}
 }

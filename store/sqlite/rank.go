@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"slices"
+	"strings"
 
 	"github.com/farmhq/farm"
 )
@@ -154,10 +156,10 @@ func (s *Store) rankMove(ctx context.Context, tx *sql.Tx, from, to *farm.Animal)
 }
 
 // list serves ListAnimals inside a read transaction.
-func (s *Store) list(ctx context.Context, tx *sql.Tx, f farm.AnimalFilter, offset, limit int) ([]*farm.Animal, int, error) {
+func (s *Store) list(ctx context.Context, tx *sql.Tx, f farm.AnimalFilter, pg farm.Page) ([]*farm.Animal, int, error) {
 	out := []*farm.Animal{}
 	if f.Name != "" || f.DOB != "" {
-		return s.listByIndex(ctx, tx, f, offset, limit)
+		return s.listByIndex(ctx, tx, f, pg)
 	}
 	p := part{species: f.Species, sex: f.Sex}
 	key := p.key()
@@ -165,21 +167,48 @@ func (s *Store) list(ctx context.Context, tx *sql.Tx, f farm.AnimalFilter, offse
 	if err := tx.QueryRowContext(ctx, "SELECT n FROM part_count WHERE part = ?", key).Scan(&total); err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return nil, 0, err
 	}
-	if offset >= total || limit <= 0 {
+	cond, args := p.where()
+	if pg.After != "" || pg.Before != "" {
+		out, err := cursor(ctx, tx, cond, args, pg)
+		return out, total, err
+	}
+	if pg.Offset >= total || pg.Limit <= 0 {
 		return out, total, nil
 	}
-	lo, skip, err := s.seek(ctx, tx, key, offset, total)
+	lo, skip, err := s.seek(ctx, tx, key, pg.Offset, total)
 	if err != nil {
 		return nil, 0, err
 	}
-	cond, args := p.where()
 	rows, err := tx.QueryContext(ctx, "SELECT "+animalColumns+" FROM animal WHERE "+cond+"id >= ? ORDER BY id LIMIT ? OFFSET ?",
-		append(args, lo, limit, skip)...)
+		append(args, lo, pg.Limit, skip)...)
 	if err != nil {
 		return nil, 0, err
 	}
 	out, err = collect(rows, out)
 	return out, total, err
+}
+
+// cursor reads the page right after pg.After or right before pg.Before,
+// from the index that serves cond ("... AND " form): a seek, whatever the
+// depth.
+func cursor(ctx context.Context, tx *sql.Tx, cond string, args []any, pg farm.Page) ([]*farm.Animal, error) {
+	out := []*farm.Animal{}
+	if pg.Limit <= 0 {
+		return out, nil
+	}
+	q, id := "id > ? ORDER BY id", pg.After
+	if pg.After == "" {
+		q, id = "id < ? ORDER BY id DESC", pg.Before
+	}
+	rows, err := tx.QueryContext(ctx, "SELECT "+animalColumns+" FROM animal WHERE "+cond+q+" LIMIT ?", append(args, id, pg.Limit)...)
+	if err != nil {
+		return nil, err
+	}
+	out, err = collect(rows, out)
+	if pg.After == "" {
+		slices.Reverse(out)
+	}
+	return out, err
 }
 
 // seek finds the bucket holding rank offset: its lo, and how many records
@@ -224,26 +253,27 @@ func (s *Store) seek(ctx context.Context, tx *sql.Tx, key string, offset, total 
 }
 
 // listByIndex serves filters on name or dob from their index.
-func (s *Store) listByIndex(ctx context.Context, tx *sql.Tx, f farm.AnimalFilter, offset, limit int) ([]*farm.Animal, int, error) {
+func (s *Store) listByIndex(ctx context.Context, tx *sql.Tx, f farm.AnimalFilter, pg farm.Page) ([]*farm.Animal, int, error) {
 	cond, args := "", []any{}
 	for _, c := range []struct{ col, v string }{{"species", f.Species}, {"sex", f.Sex}, {"name", f.Name}, {"dob", f.DOB}} {
 		if c.v != "" {
-			if cond != "" {
-				cond += " AND "
-			}
-			cond += c.col + " = ?"
+			cond += c.col + " = ? AND "
 			args = append(args, c.v)
 		}
 	}
 	var total int
-	if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM animal WHERE "+cond, args...).Scan(&total); err != nil {
+	if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM animal WHERE "+strings.TrimSuffix(cond, " AND "), args...).Scan(&total); err != nil {
 		return nil, 0, err
 	}
+	if pg.After != "" || pg.Before != "" {
+		out, err := cursor(ctx, tx, cond, args, pg)
+		return out, total, err
+	}
 	out := []*farm.Animal{}
-	if offset >= total || limit <= 0 {
+	if pg.Offset >= total || pg.Limit <= 0 {
 		return out, total, nil
 	}
-	rows, err := tx.QueryContext(ctx, "SELECT "+animalColumns+" FROM animal WHERE "+cond+" ORDER BY id LIMIT ? OFFSET ?", append(args, limit, offset)...)
+	rows, err := tx.QueryContext(ctx, "SELECT "+animalColumns+" FROM animal WHERE "+cond+"1 ORDER BY id LIMIT ? OFFSET ?", append(args, pg.Limit, pg.Offset)...)
 	if err != nil {
 		return nil, 0, err
 	}

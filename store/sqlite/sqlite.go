@@ -406,7 +406,7 @@ func (s *Store) DeleteAnimal(ctx context.Context, id, rev string) error {
 
 // ListAnimals implements farm.AnimalStore. The count and the page come from
 // one read transaction, so they agree even while others write.
-func (s *Store) ListAnimals(ctx context.Context, f farm.AnimalFilter, offset, limit int) ([]*farm.Animal, int, error) {
+func (s *Store) ListAnimals(ctx context.Context, f farm.AnimalFilter, p farm.Page) ([]*farm.Animal, int, error) {
 	if err := s.closed(); err != nil {
 		return nil, 0, err
 	}
@@ -415,7 +415,7 @@ func (s *Store) ListAnimals(ctx context.Context, f farm.AnimalFilter, offset, li
 		return nil, 0, err
 	}
 	defer tx.Rollback()
-	out, total, err := s.list(ctx, tx, f, offset, limit)
+	out, total, err := s.list(ctx, tx, f, p)
 	if err != nil {
 		return nil, 0, err
 	}

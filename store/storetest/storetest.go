@@ -32,6 +32,7 @@ func Run(t *testing.T, open Open) {
 		{"ListOrderAndPaging", testListOrderAndPaging},
 		{"ListFilters", testListFilters},
 		{"ListAgainstModel", testListAgainstModel},
+		{"ListCursor", testListCursor},
 		{"NoLostUpdates", testNoLostUpdates},
 		{"ConcurrentCreates", testConcurrentCreates},
 		{"Closed", testClosed},
@@ -91,7 +92,7 @@ func testCreateConflict(t *testing.T, s farm.AnimalStore) {
 	if got := mustFind(t, s, "x"); *got != *first {
 		t.Fatalf("conflicting create changed the record: %+v", got)
 	}
-	if _, n, _ := s.ListAnimals(context.Background(), farm.AnimalFilter{}, 0, 10); n != 1 {
+	if _, n, _ := s.ListAnimals(context.Background(), farm.AnimalFilter{}, farm.Page{Offset: 0, Limit: 10}); n != 1 {
 		t.Fatalf("total %d after a refused create, want 1", n)
 	}
 }
@@ -142,7 +143,7 @@ func testDelete(t *testing.T, s farm.AnimalStore) {
 	if err := s.DeleteAnimal(ctx, "e", ""); err != nil {
 		t.Fatalf("unconditional delete: %v", err)
 	}
-	if _, n, _ := s.ListAnimals(ctx, farm.AnimalFilter{}, 0, 10); n != 0 {
+	if _, n, _ := s.ListAnimals(ctx, farm.AnimalFilter{}, farm.Page{Offset: 0, Limit: 10}); n != 0 {
 		t.Fatalf("total %d after deleting everything", n)
 	}
 }
@@ -186,7 +187,7 @@ func testListOrderAndPaging(t *testing.T, s farm.AnimalStore) {
 	}
 	want := slices.Clone(all)
 	slices.Sort(want) // byte order
-	got, n, err := s.ListAnimals(ctx, farm.AnimalFilter{}, 0, 100)
+	got, n, err := s.ListAnimals(ctx, farm.AnimalFilter{}, farm.Page{Offset: 0, Limit: 100})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,7 +196,7 @@ func testListOrderAndPaging(t *testing.T, s farm.AnimalStore) {
 	}
 	for off := 0; off <= len(all)+2; off++ {
 		for _, lim := range []int{1, 3, 10} {
-			got, n, err := s.ListAnimals(ctx, farm.AnimalFilter{}, off, lim)
+			got, n, err := s.ListAnimals(ctx, farm.AnimalFilter{}, farm.Page{Offset: off, Limit: lim})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -205,7 +206,7 @@ func testListOrderAndPaging(t *testing.T, s farm.AnimalStore) {
 			}
 		}
 	}
-	got, _, _ = s.ListAnimals(ctx, farm.AnimalFilter{}, 1<<62, 10)
+	got, _, _ = s.ListAnimals(ctx, farm.AnimalFilter{}, farm.Page{Offset: 1 << 62, Limit: 10})
 	if got == nil || len(got) != 0 {
 		t.Fatalf("far past the end: %v, want an empty non-nil list", got)
 	}
@@ -230,7 +231,7 @@ func testListFilters(t *testing.T, s farm.AnimalStore) {
 		{farm.AnimalFilter{Name: "Daisy", Sex: "male"}, []string{}},
 	}
 	for _, c := range cases {
-		got, n, err := s.ListAnimals(ctx, c.f, 0, 10)
+		got, n, err := s.ListAnimals(ctx, c.f, farm.Page{Offset: 0, Limit: 10})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -245,11 +246,61 @@ func testListFilters(t *testing.T, s farm.AnimalStore) {
 	if err := s.ReplaceAnimal(ctx, &b, a.Rev); err != nil {
 		t.Fatal(err)
 	}
-	if got, n, _ := s.ListAnimals(ctx, farm.AnimalFilter{Species: "cow"}, 0, 10); n != 1 || ids(got)[0] != "1" {
+	if got, n, _ := s.ListAnimals(ctx, farm.AnimalFilter{Species: "cow"}, farm.Page{Offset: 0, Limit: 10}); n != 1 || ids(got)[0] != "1" {
 		t.Errorf("cows after the move: %v (%d)", ids(got), n)
 	}
-	if got, n, _ := s.ListAnimals(ctx, farm.AnimalFilter{Species: "chicken", Sex: "male"}, 0, 10); n != 2 || !slices.Equal(ids(got), []string{"2", "4"}) {
+	if got, n, _ := s.ListAnimals(ctx, farm.AnimalFilter{Species: "chicken", Sex: "male"}, farm.Page{Offset: 0, Limit: 10}); n != 2 || !slices.Equal(ids(got), []string{"2", "4"}) {
 		t.Errorf("male chickens after the move: %v (%d)", ids(got), n)
+	}
+}
+
+func testListCursor(t *testing.T, s farm.AnimalStore) {
+	ctx := context.Background()
+	for i, id := range []string{"a", "b", "c", "d", "e", "f", "g", "h"} {
+		mustCreate(t, s, farm.Animal{ID: id, Species: []string{"cow", "chicken"}[i%2], Sex: "female", Name: []string{"N", "M"}[i%2]})
+	}
+	cases := []struct {
+		f    farm.AnimalFilter
+		p    farm.Page
+		want []string
+	}{
+		{farm.AnimalFilter{}, farm.Page{After: "c", Limit: 3}, []string{"d", "e", "f"}},
+		{farm.AnimalFilter{}, farm.Page{After: "g", Limit: 3}, []string{"h"}},
+		{farm.AnimalFilter{}, farm.Page{After: "h", Limit: 3}, []string{}},
+		{farm.AnimalFilter{}, farm.Page{After: "cc", Limit: 2}, []string{"d", "e"}}, // a cursor whose record is gone
+		{farm.AnimalFilter{}, farm.Page{After: "0", Limit: 2}, []string{"a", "b"}},
+		{farm.AnimalFilter{}, farm.Page{Before: "f", Limit: 3}, []string{"c", "d", "e"}},
+		{farm.AnimalFilter{}, farm.Page{Before: "b", Limit: 3}, []string{"a"}},
+		{farm.AnimalFilter{}, farm.Page{Before: "a", Limit: 3}, []string{}},
+		{farm.AnimalFilter{}, farm.Page{Before: "zz", Limit: 2}, []string{"g", "h"}},
+		{farm.AnimalFilter{Species: "cow"}, farm.Page{After: "a", Limit: 2}, []string{"c", "e"}},
+		{farm.AnimalFilter{Species: "chicken"}, farm.Page{Before: "h", Limit: 2}, []string{"d", "f"}},
+		{farm.AnimalFilter{Name: "N"}, farm.Page{After: "c", Limit: 5}, []string{"e", "g"}},
+		{farm.AnimalFilter{Name: "M", Species: "chicken"}, farm.Page{Before: "f", Limit: 5}, []string{"b", "d"}},
+	}
+	for _, c := range cases {
+		got, total, err := s.ListAnimals(ctx, c.f, c.p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		all, wantTotal, _ := s.ListAnimals(ctx, c.f, farm.Page{Limit: 100})
+		if total != wantTotal || total != len(all) {
+			t.Errorf("%+v %+v: total %d, want %d (the cursor does not change it)", c.f, c.p, total, wantTotal)
+		}
+		if got == nil || !slices.Equal(ids(got), c.want) {
+			t.Errorf("%+v %+v: %v, want %v", c.f, c.p, ids(got), c.want)
+		}
+	}
+	// The point of a cursor: records added and removed before it do not
+	// shift the page after it.
+	page, _, _ := s.ListAnimals(ctx, farm.AnimalFilter{}, farm.Page{Limit: 3})
+	mustCreate(t, s, farm.Animal{ID: "0", Species: "cow", Sex: "male"})
+	if err := s.DeleteAnimal(ctx, "b", ""); err != nil {
+		t.Fatal(err)
+	}
+	next, _, _ := s.ListAnimals(ctx, farm.AnimalFilter{}, farm.Page{After: page[len(page)-1].ID, Limit: 3})
+	if !slices.Equal(ids(next), []string{"d", "e", "f"}) {
+		t.Errorf("after changes before the cursor: %v, want [d e f]", ids(next))
 	}
 }
 
@@ -339,7 +390,7 @@ func checkModel(t *testing.T, s farm.AnimalStore, rng *rand.Rand, model map[stri
 		for range 4 {
 			off := rng.IntN(len(want) + 3)
 			lim := 1 + rng.IntN(40)
-			got, n, err := s.ListAnimals(context.Background(), f, off, lim)
+			got, n, err := s.ListAnimals(context.Background(), f, farm.Page{Offset: off, Limit: lim})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -429,7 +480,7 @@ func testConcurrentCreates(t *testing.T, s farm.AnimalStore) {
 			t.Errorf("%s created %d times", id, n)
 		}
 	}
-	if _, n, _ := s.ListAnimals(ctx, farm.AnimalFilter{}, 0, 1); n != len(wins) || n != 10+8*10 {
+	if _, n, _ := s.ListAnimals(ctx, farm.AnimalFilter{}, farm.Page{Offset: 0, Limit: 1}); n != len(wins) || n != 10+8*10 {
 		t.Errorf("total %d, created %d, want %d", n, len(wins), 90)
 	}
 }
