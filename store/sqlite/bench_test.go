@@ -91,6 +91,19 @@ func BenchmarkListPage(b *testing.B) {
 			}
 		})
 	}
+	b.Run("cursor/middle", func(b *testing.B) {
+		// What a next link asks: the page after an id in the middle.
+		mid, _, err := s.ListAnimals(ctx, farm.AnimalFilter{}, farm.Page{Offset: benchRecords / 2, Limit: 1})
+		if err != nil || len(mid) != 1 {
+			b.Fatal(err)
+		}
+		for b.Loop() {
+			as, total, err := s.ListAnimals(ctx, farm.AnimalFilter{}, farm.Page{After: mid[0].ID, Limit: 10})
+			if err != nil || len(as) != 10 || total != benchRecords {
+				b.Fatal(err, len(as), total)
+			}
+		}
+	})
 	b.Run("buckets/filtered-middle", func(b *testing.B) {
 		for b.Loop() {
 			as, total, err := s.ListAnimals(ctx, farm.AnimalFilter{Species: "cow", Sex: "male"}, farm.Page{Offset: benchRecords / 8, Limit: 10})
