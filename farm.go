@@ -7,28 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-)
-
-// Animal is one record of the animal collection. Optional fields are empty
-// when absent; the JSON form omits them.
-type Animal struct {
-	ID      string `json:"id"`
-	Species string `json:"species"`
-	Sex     string `json:"sex"`
-	Name    string `json:"name,omitempty"`
-	DOB     string `json:"dob,omitempty"`
-
-	// Rev identifies this version of the record. A store sets it on every
-	// write; the HTTP layer shows it as the ETag.
-	Rev string `json:"-"`
-}
-
-// The values that species and sex may take, lower-case as stored.
-const (
-	SpeciesChicken = "chicken"
-	SpeciesCow     = "cow"
-	SexFemale      = "female"
-	SexMale        = "male"
+	"strings"
 )
 
 // AnimalFilter selects records by exact match; an empty field does not
@@ -78,15 +57,27 @@ type AnimalStore interface {
 	Close() error
 }
 
-// Error codes, after the ones Ben Johnson's WTF Dial uses: the transport
-// layers map them to their own statuses.
+// Error codes, after the ones Ben Johnson's WTF Dial uses. Each code means
+// one HTTP status, decided in one place (http/errors.go).
 const (
-	ECONFLICT     = "conflict"     // the record exists
-	EINTERNAL     = "internal"     // a bug or a failing dependency
-	EINVALID      = "invalid"      // input breaks a rule
-	ENOTFOUND     = "not_found"    // no such record
-	EPRECONDITION = "precondition" // the record changed since the client read it
+	ECONFLICT     = "conflict"         // the record exists (409)
+	EINTERNAL     = "internal"         // a bug (500)
+	EINVALID      = "invalid"          // a record or body breaks a rule (409, the original API's contract)
+	EINVALIDARG   = "invalid_argument" // a query argument breaks a rule (400)
+	ENOTFOUND     = "not_found"        // no such record (404)
+	EPRECONDITION = "precondition"     // the record changed since the client read it (412)
+	EUNAVAILABLE  = "unavailable"      // the store cannot be reached or timed out (503)
+	EFULL         = "full"             // the store's disk is full (507)
+	EUNAUTHORIZED = "unauthorized"     // a write without a valid token (401)
+	ETOOLARGE     = "too_large"        // a body over the limit (413)
+	EUNSUPPORTED  = "unsupported"      // a body of a media type farm does not take (415)
+	EGONE         = "gone"             // what was asked for is no longer kept (410)
+	EOVERLOADED   = "overloaded"       // too much at once; try again later (503)
 )
+
+// MaxFieldErrors bounds the field errors one error lists: a body with a
+// hundred thousand unknown members gets a short answer, not a huge one.
+const MaxFieldErrors = 20
 
 // FieldError names one field that breaks a rule.
 type FieldError struct {
@@ -97,7 +88,7 @@ type FieldError struct {
 func (e FieldError) Error() string { return e.Field + ": " + e.Message }
 
 // Error is the project's error: a code for machines, a message for people,
-// and for EINVALID the fields at fault.
+// and for EINVALID and EINVALIDARG the fields at fault.
 type Error struct {
 	Code    string
 	Message string
@@ -111,6 +102,34 @@ func (e *Error) Error() string {
 // Errorf returns an *Error with the code and a formatted message.
 func Errorf(code, format string, args ...any) *Error {
 	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// Invalid builds the error of a list of field errors (nil when there are
+// none): the code, "what: field: message; ...", and the fields. It lists at
+// most MaxFieldErrors; more (the ones in errs and extra others a decoder
+// stopped counting one by one) are summed up as "and N more".
+func Invalid(code, what string, errs []FieldError, extra int) error {
+	if len(errs) == 0 && extra == 0 {
+		return nil
+	}
+	more := extra
+	if len(errs) > MaxFieldErrors {
+		more += len(errs) - MaxFieldErrors
+		errs = errs[:MaxFieldErrors:MaxFieldErrors]
+	}
+	var b strings.Builder
+	b.WriteString(what)
+	b.WriteString(": ")
+	for i, e := range errs {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		b.WriteString(e.Error())
+	}
+	if more > 0 {
+		fmt.Fprintf(&b, "; and %d more", more)
+	}
+	return &Error{Code: code, Message: b.String(), Fields: errs}
 }
 
 // ErrorCode returns the code of err when it is (or wraps) an *Error, and

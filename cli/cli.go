@@ -18,6 +18,7 @@ import (
 	"github.com/farmhq/farm"
 	"github.com/farmhq/farm/client"
 	"github.com/farmhq/farm/config"
+	"github.com/farmhq/farm/redact"
 )
 
 // Exit statuses, documented in the README.
@@ -182,7 +183,7 @@ func (g *globals) client(env Env) (*client.Client, error) {
 	}
 	if g.verbose {
 		c.Trace = env.Stderr
-		fmt.Fprintf(env.Stderr, "* farm at %s %s\n", client.Redact(c.Base), c.Via)
+		fmt.Fprintf(env.Stderr, "* farm at %s %s\n", redact.URLs(c.Base), c.Via)
 	}
 	return c, nil
 }

@@ -17,6 +17,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/farmhq/farm/redact"
 )
 
 // Client is a farm API client. Trace, when set, receives the request and
@@ -33,16 +35,7 @@ func (c *Client) where() string {
 	if c.Via != "" {
 		return c.Via
 	}
-	return Redact(c.Base)
-}
-
-// Redact hides the password of a URL (FARM_URL may carry one) in what
-// the CLI prints.
-func Redact(u string) string {
-	if p, err := url.Parse(u); err == nil && p.User != nil {
-		return p.Redacted()
-	}
-	return u
+	return redact.URLs(c.Base)
 }
 
 // New returns a client for the server at base.
@@ -181,7 +174,7 @@ func (c *Client) Do(ctx context.Context, method, uri string, body []byte, header
 		fmt.Fprintln(c.Trace, "<")
 	}
 	if res.StatusCode >= 400 {
-		se := &StatusError{Method: method, URL: Redact(u), Status: res.StatusCode, Response: r}
+		se := &StatusError{Method: method, URL: redact.URLs(u), Status: res.StatusCode, Response: r}
 		var eb struct {
 			Text string `json:"text"`
 		}

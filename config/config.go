@@ -14,6 +14,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/farmhq/farm/redact"
 )
 
 // DefaultPath is where farm looks when no -c is given.
@@ -39,6 +41,8 @@ type Config struct {
 	SocketMode   os.FileMode // SOCKET_MODE: file mode of the unix sockets
 	LogLevel     string      // LOGGING_LEVEL
 	LogFormat    string      // LOG_FORMAT: text or json
+	AccessLog    bool        // ACCESS_LOG: one log line per request
+	Profiling    bool        // PROFILING: net/http/pprof on METRICS_ADDR
 	Datastore    string      // DATASTORE: RAM, SQLite or CouchDB
 	SQLitePath   string      // SQLITE_PATH
 	CouchDBURL   string      // COUCHDB_URL
@@ -119,6 +123,10 @@ var specs = []spec{
 		check: oneOf("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"), set: func(c *Config, v any) { c.LogLevel = v.(string) }},
 	{key: "LOG_FORMAT", kind: kString, def: "text", doc: "text or json",
 		check: oneOf("text", "json"), set: func(c *Config, v any) { c.LogFormat = v.(string) }},
+	{key: "ACCESS_LOG", kind: kBool, def: true, doc: "log one line per request (NGINX logs them too in production)",
+		set: func(c *Config, v any) { c.AccessLog = v.(bool) }},
+	{key: "PROFILING", kind: kBool, def: false, doc: "serve Go's profiles (net/http/pprof) at /debug/pprof/ on METRICS_ADDR",
+		set: func(c *Config, v any) { c.Profiling = v.(bool) }},
 	{key: "DATASTORE", kind: kString, def: StoreSQLite, doc: "RAM (tests), SQLite (embedded, durable) or CouchDB",
 		check: oneOf(StoreRAM, StoreSQLite, StoreCouchDB), set: func(c *Config, v any) { c.Datastore = v.(string) }},
 	{key: "SQLITE_PATH", kind: kString, def: "farm.db", doc: "the SQLite database file",
@@ -213,7 +221,7 @@ func httpURL(emptyOK bool) func(*Config, any) (any, error) {
 			return v, nil
 		}
 		if !urlRe.MatchString(s) {
-			return nil, fmt.Errorf("must be an http:// or https:// URL, not %q", Redact("", s))
+			return nil, fmt.Errorf("must be an http:// or https:// URL, not %q", redact.URLs(s))
 		}
 		return v, nil
 	}
@@ -405,15 +413,21 @@ func (c *Config) HTTPAddr() (string, bool) {
 }
 
 // Values returns every key with its effective value, secrets redacted:
-// what GET /api/v1/_config shows.
+// what GET /api/v1/_config shows. The documented keys are known to hold
+// no secret but in URLs (COUCHDB_URL may carry a password); any other key
+// is hidden whole when its name names a secret.
 func (c *Config) Values() map[string]any {
 	out := make(map[string]any, len(c.values))
 	for k, v := range c.values {
-		if s, ok := v.(string); ok {
-			out[k] = Redact(k, s)
-		} else if v != nil && secretKey(k) {
-			out[k] = redacted
-		} else {
+		known := specFor(k) != nil
+		switch s, isString := v.(string); {
+		case isString && known:
+			out[k] = redact.URLs(s)
+		case isString:
+			out[k] = redact.Value(k, s)
+		case v != nil && !known && redact.Key(k):
+			out[k] = redact.Mask
+		default:
 			out[k] = v
 		}
 	}
@@ -440,22 +454,4 @@ func (c *Config) ClientURL() string {
 		host = "[" + host + "]"
 	}
 	return "http://" + host + ":" + strconv.Itoa(c.Port)
-}
-
-const redacted = "***"
-
-var (
-	secretKeyRe = regexp.MustCompile(`(?i)(PASS|SECRET|TOKEN|CREDENTIAL|AUTH|API_?KEY|PRIVATE_?KEY)`)
-	urlPassRe   = regexp.MustCompile(`([A-Za-z][A-Za-z0-9+.-]*://[^/?#@\s:]*):([^/?#\s]+)@`)
-)
-
-func secretKey(key string) bool { return secretKeyRe.MatchString(key) }
-
-// Redact hides a secret value: the whole value when the key names a
-// password, secret or token, else any password inside a URL.
-func Redact(key, value string) string {
-	if secretKey(key) && value != "" {
-		return redacted
-	}
-	return urlPassRe.ReplaceAllString(value, "${1}:"+redacted+"@")
 }

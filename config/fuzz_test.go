@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/farmhq/farm/redact"
 )
 
 var parseSeeds = []string{
@@ -242,10 +244,10 @@ func FuzzLoad(f *testing.F) {
 			}
 		}
 		for k, v := range vals {
-			if secretKey(k) && v != nil && v != "" && v != redacted {
+			if specFor(k) == nil && redact.Key(k) && v != nil && v != "" && v != redact.Mask {
 				t.Fatalf("Values()[%s] = %#v, not redacted", k, v)
 			}
-			if s, ok := v.(string); ok && urlPassRe.MatchString(s) && !strings.Contains(s, ":"+redacted+"@") {
+			if s, ok := v.(string); ok && s != redact.URLs(s) {
 				t.Fatalf("Values()[%s] = %q shows a password", k, s)
 			}
 		}

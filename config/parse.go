@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/farmhq/farm/redact"
 )
 
 // The original farm's configuration is a Python file that Flask executes:
@@ -78,10 +80,10 @@ func parse(text string) ([]entry, error) {
 // the whole message is replaced when the key names a secret, and passwords
 // inside URLs are redacted otherwise.
 func hideSecret(key, msg string) string {
-	if secretKey(key) {
+	if redact.Key(key) {
 		return "malformed value (not shown: the key names a secret); quote a string ('...'), or write a number, True, False or None"
 	}
-	return Redact("", msg)
+	return redact.URLs(msg)
 }
 
 func firstInvalidLine(text string) int {

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/farmhq/farm"
 	"github.com/farmhq/farm/validate"
@@ -33,35 +34,65 @@ func baseURL(r *http.Request) string {
 }
 
 func animalURL(r *http.Request, id string) string {
-	return baseURL(r) + "/api/v1/animal/" + url.PathEscape(id)
+	return baseURL(r) + animalPath(id)
+}
+
+// animalPath is the path of a record. farm's ids need no escaping, but a
+// store written by other programs (the original's CouchDB) may hold others.
+func animalPath(id string) string {
+	return "/api/v1/animal/" + url.PathEscape(id)
 }
 
 func etag(rev string) string { return `"` + rev + `"` }
 
+// record is a whole record in a listing that asks for them (fields=all):
+// the record as GET answers it, with its URL and its revision (the ETag
+// without its quotes), so that a page of records is one request and any
+// of them can be changed with If-Match.
+type record struct {
+	ID      string `json:"id"`
+	Species string `json:"species"`
+	Sex     string `json:"sex"`
+	Name    string `json:"name,omitempty"`
+	DOB     string `json:"dob,omitempty"`
+	Href    string `json:"_href"`
+	Rev     string `json:"_rev"`
+}
+
 func handleListAnimals(o Options) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		q, err := validate.List(r.URL.RawQuery, o.Now())
+		q, err := parseList(r.URL.RawQuery, o.Now())
 		if err != nil {
-			fail(w, r, o.Logger, err, http.StatusBadRequest)
+			fail(w, r, o.Logger, err)
 			return
 		}
 		as, total, err := o.Store.ListAnimals(r.Context(), q.Filter, farm.Page{
 			Offset: pageOffset(q.Page, q.PerPage), Limit: q.PerPage, After: q.After, Before: q.Before})
 		if err != nil {
-			fail(w, r, o.Logger, err, http.StatusBadRequest)
+			fail(w, r, o.Logger, err)
 			return
 		}
-		refs := make([]ref, len(as))
-		for i, a := range as {
-			refs[i] = ref{ID: a.ID, Href: animalURL(r, a.ID)}
-		}
+		base := baseURL(r)
 		w.Header().Set("X-Total-Count", strconv.Itoa(total))
 		firstID, lastID := "", ""
 		if len(as) > 0 {
 			firstID, lastID = as[0].ID, as[len(as)-1].ID
 		}
-		if link := linkHeader(baseURL(r)+"/api/v1/animal", q, total, firstID, lastID); link != "" {
+		if link := linkHeader(base+"/api/v1/animal", q, total, firstID, lastID); link != "" {
 			w.Header().Set("Link", link)
+		}
+		if q.Whole {
+			recs := make([]record, len(as))
+			for i, a := range as {
+				recs[i] = record{ID: a.ID, Species: a.Species, Sex: a.Sex, Name: a.Name, DOB: a.DOB,
+					Href: base + animalPath(a.ID), Rev: a.Rev}
+			}
+			writeJSON(w, http.StatusOK, recs)
+			return
+		}
+		refs := make([]ref, len(as))
+		for i, a := range as {
+			refs[i] = ref{ID: a.ID, Href: base + animalPath(a.ID)}
 		}
 		writeJSON(w, http.StatusOK, refs)
 	})
@@ -75,11 +106,11 @@ func handleCreateAnimal(o Options) http.Handler {
 		}
 		a, err := validate.DecodeAnimal(body, o.Now())
 		if err != nil {
-			fail(w, r, o.Logger, err, http.StatusConflict)
+			fail(w, r, o.Logger, err)
 			return
 		}
 		if err := o.Store.CreateAnimal(r.Context(), a); err != nil {
-			fail(w, r, o.Logger, err, http.StatusConflict)
+			fail(w, r, o.Logger, err)
 			return
 		}
 		loc := animalURL(r, a.ID)
@@ -93,7 +124,7 @@ func handleGetAnimal(o Options) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		a, err := o.Store.FindAnimal(r.Context(), r.PathValue("id"))
 		if err != nil {
-			fail(w, r, o.Logger, err, http.StatusBadRequest)
+			fail(w, r, o.Logger, err)
 			return
 		}
 		w.Header().Set("ETag", etag(a.Rev))
@@ -108,25 +139,25 @@ func handleGetAnimal(o Options) http.Handler {
 // handleReplaceAnimal serves PUT: a whole, validated replacement of an
 // existing record.
 func handleReplaceAnimal(o Options) http.Handler {
-	return update(o, func(cur *farm.Animal, body []byte, r *http.Request) (*farm.Animal, error) {
-		return validate.Replacement(cur.ID, body, o.Now())
+	return update(o, func(cur *farm.Animal, body []byte, now time.Time) (*farm.Animal, error) {
+		return validate.Replacement(cur.ID, body, now)
 	}, false)
 }
 
 // handlePatchAnimal serves PATCH: a JSON Merge Patch applied to the
 // current record, the result validated.
 func handlePatchAnimal(o Options) http.Handler {
-	return update(o, func(cur *farm.Animal, body []byte, r *http.Request) (*farm.Animal, error) {
-		return validate.Merge(cur, body, o.Now())
-	}, true)
+	return update(o, validate.Merge, true)
 }
 
 // update is the read-change-write of PUT and PATCH, made safe against
 // concurrent writers: the write is a compare-and-swap on the revision that
 // was read. With If-Match, a revision that differs (now, or by the time of
 // the write) is a 412. Without it, a lost race is retried on the new
-// current record, so that two PATCHes of different fields both land.
-func update(o Options, change func(cur *farm.Animal, body []byte, r *http.Request) (*farm.Animal, error), patch bool) http.Handler {
+// current record, so that two PATCHes of different fields both land. A
+// change that changes nothing writes nothing: the record keeps its
+// revision, so other clients' If-Match still hold.
+func update(o Options, change func(cur *farm.Animal, body []byte, now time.Time) (*farm.Animal, error), patch bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, ok := readBody(w, r, o, patch)
 		if !ok {
@@ -139,16 +170,21 @@ func update(o Options, change func(cur *farm.Animal, body []byte, r *http.Reques
 		for attempt := 0; ; attempt++ {
 			cur, err := o.Store.FindAnimal(r.Context(), r.PathValue("id"))
 			if err != nil {
-				fail(w, r, o.Logger, err, http.StatusConflict)
+				fail(w, r, o.Logger, err)
 				return
 			}
 			if ifMatch != "" && !matchETag(ifMatch, cur.Rev, false) {
 				writePrecondition(w, cur.ID)
 				return
 			}
-			next, err := change(cur, body, r)
+			next, err := change(cur, body, o.Now())
 			if err != nil {
-				fail(w, r, o.Logger, err, http.StatusConflict)
+				fail(w, r, o.Logger, err)
+				return
+			}
+			if next.Equal(cur) {
+				w.Header().Set("ETag", etag(cur.Rev))
+				writeJSON(w, http.StatusOK, cur)
 				return
 			}
 			err = o.Store.ReplaceAnimal(r.Context(), next, cur.Rev)
@@ -156,7 +192,7 @@ func update(o Options, change func(cur *farm.Animal, body []byte, r *http.Reques
 				continue
 			}
 			if err != nil {
-				fail(w, r, o.Logger, err, http.StatusConflict)
+				fail(w, r, o.Logger, err)
 				return
 			}
 			w.Header().Set("ETag", etag(next.Rev))
@@ -177,7 +213,7 @@ func handleDeleteAnimal(o Options) http.Handler {
 		if ifMatch := r.Header.Get("If-Match"); ifMatch != "" {
 			cur, err := o.Store.FindAnimal(r.Context(), id)
 			if err != nil {
-				fail(w, r, o.Logger, err, http.StatusConflict)
+				fail(w, r, o.Logger, err)
 				return
 			}
 			if !matchETag(ifMatch, cur.Rev, false) {
@@ -189,7 +225,7 @@ func handleDeleteAnimal(o Options) http.Handler {
 			}
 		}
 		if err := o.Store.DeleteAnimal(r.Context(), id, rev); err != nil {
-			fail(w, r, o.Logger, err, http.StatusConflict)
+			fail(w, r, o.Logger, err)
 			return
 		}
 		writeJSON(w, http.StatusOK, struct{}{})
@@ -232,14 +268,14 @@ func readBody(w http.ResponseWriter, r *http.Request, o Options, patch bool) ([]
 			if patch {
 				want += " or application/merge-patch+json"
 			}
-			writeError(w, http.StatusUnsupportedMediaType, "unsupported Content-Type "+strconv.Quote(ct)+": send "+want)
+			fail(w, r, o.Logger, farm.Errorf(farm.EUNSUPPORTED, "unsupported Content-Type %s: send %s", farm.Quote(ct), want))
 			return nil, false
 		}
 	}
 	tooLarge := func() ([]byte, bool) {
 		// Do not read the rest of a huge body: close the connection instead.
 		w.Header().Set("Connection", "close")
-		writeError(w, http.StatusRequestEntityTooLarge, "the body is larger than "+strconv.FormatInt(o.MaxBodyBytes, 10)+" bytes")
+		fail(w, r, o.Logger, farm.Errorf(farm.ETOOLARGE, "the body is larger than %d bytes", o.MaxBodyBytes))
 		return nil, false
 	}
 	if r.ContentLength > o.MaxBodyBytes {
@@ -251,7 +287,7 @@ func readBody(w http.ResponseWriter, r *http.Request, o Options, patch bool) ([]
 		if errors.As(err, &mbe) {
 			return tooLarge()
 		}
-		writeError(w, http.StatusBadRequest, "cannot read the body: "+err.Error())
+		fail(w, r, o.Logger, farm.Errorf(farm.EINVALIDARG, "cannot read the body: %v", err))
 		return nil, false
 	}
 	return body, true

@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	"github.com/farmhq/farm"
-	"github.com/farmhq/farm/validate"
 )
 
 func TestPageArithmetic(t *testing.T) {
@@ -33,7 +32,7 @@ func TestPageArithmetic(t *testing.T) {
 		{"ids are escaped", 1, 1000, 1001, "a", "a~b.c", false, map[string]rel{"next": {2, "after=a~b.c"}, "last": {2, ""}}},
 	}
 	for _, c := range cases {
-		q := validate.ListQuery{Page: c.page, PerPage: c.perPage}
+		q := listQuery{Page: c.page, PerPage: c.perPage}
 		if c.cursor {
 			q.After = "zzz"
 		}
@@ -65,7 +64,7 @@ func TestPageOffset(t *testing.T) {
 }
 
 func TestLinkHeader(t *testing.T) {
-	q := validate.ListQuery{Filter: farm.AnimalFilter{Species: "cow", Name: "A & B"}, Page: 2, PerPage: 5}
+	q := listQuery{Filter: farm.AnimalFilter{Species: "cow", Name: "A & B"}, Page: 2, PerPage: 5}
 	got := linkHeader("http://h:1/api/v1/animal", q, 12, "c-5", "c-9")
 	want := `<http://h:1/api/v1/animal?name=A+%26+B&species=cow&page=1&per_page=5>; rel="first", ` +
 		`<http://h:1/api/v1/animal?name=A+%26+B&species=cow&page=1&per_page=5&before=c-5>; rel="prev", ` +

@@ -9,9 +9,12 @@ import (
 	"net/http"
 	"runtime/debug"
 	"time"
+
+	"github.com/farmhq/farm/metrics"
 )
 
-// recorder remembers the status and size of a response.
+// recorder remembers the status and size of a response: the one wrapper
+// of a ResponseWriter, shared by the access log and the metrics.
 type recorder struct {
 	http.ResponseWriter
 	status int
@@ -54,31 +57,66 @@ func (rw *recorder) Flush() {
 
 func (rw *recorder) code() int {
 	if rw.status == 0 {
-		return http.StatusOK
+		return http.StatusOK // a handler that writes nothing answers 200
 	}
 	return rw.status
 }
 
-// accessLog writes one line per request: method, path, status, bytes and
-// duration, at INFO (DEBUG for probes, which would drown the log).
-func accessLog(log *slog.Logger) func(http.Handler) http.Handler {
+// knownMethods are counted under their own name; any other is "other", so
+// that junk methods add no series.
+var knownMethods = map[string]string{
+	http.MethodGet: http.MethodGet, http.MethodHead: http.MethodHead, http.MethodPost: http.MethodPost,
+	http.MethodPut: http.MethodPut, http.MethodPatch: http.MethodPatch, http.MethodDelete: http.MethodDelete,
+	http.MethodOptions: http.MethodOptions,
+}
+
+// observe counts and times every response (when m is set) and logs one
+// line for each (when accessLog is set: INFO, DEBUG for probes, which
+// would drown the log). A handler's panic is counted as the 500 it is and
+// passed on.
+func observe(log *slog.Logger, accessLog bool, m *metrics.Metrics) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
+		if m == nil && !accessLog {
+			return next
+		}
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			start := time.Now()
 			rec := &recorder{ResponseWriter: w}
-			next.ServeHTTP(rec, r)
-			level := slog.LevelInfo
-			if r.URL.Path == "/livez" || r.URL.Path == "/readyz" {
-				level = slog.LevelDebug
+			if m != nil {
+				m.RequestStarted()
 			}
-			log.LogAttrs(r.Context(), level, "request",
-				slog.String("method", r.Method),
-				slog.String("path", r.URL.RequestURI()),
-				slog.Int("status", rec.code()),
-				slog.Int64("bytes", rec.bytes),
-				slog.Duration("duration", time.Since(start)),
-				slog.String("remote", r.RemoteAddr),
-			)
+			defer func() {
+				v := recover()
+				if v != nil && rec.status == 0 {
+					rec.status = http.StatusInternalServerError // the connection drops; count it as the failure it is
+				}
+				d := time.Since(start)
+				if m != nil {
+					method, ok := knownMethods[r.Method]
+					if !ok {
+						method = "other"
+					}
+					m.RequestDone(method, routeLabel(r.Pattern), rec.code(), d)
+				}
+				if accessLog {
+					level := slog.LevelInfo
+					if r.URL.Path == "/livez" || r.URL.Path == "/readyz" {
+						level = slog.LevelDebug
+					}
+					log.LogAttrs(r.Context(), level, "request",
+						slog.String("method", r.Method),
+						slog.String("path", r.URL.RequestURI()),
+						slog.Int("status", rec.code()),
+						slog.Int64("bytes", rec.bytes),
+						slog.Duration("duration", d),
+						slog.String("remote", r.RemoteAddr),
+					)
+				}
+				if v != nil {
+					panic(v)
+				}
+			}()
+			next.ServeHTTP(rec, r)
 		})
 	}
 }

@@ -2,9 +2,10 @@ package http
 
 import (
 	"net/http"
+	"net/http/pprof"
 )
 
-// addRoutes lists every route farm serves, in one place.
+// addRoutes lists every route of the API, in one place.
 func addRoutes(mux *http.ServeMux, o Options) {
 	mux.Handle("GET /api/v1/animal", handleListAnimals(o))
 	mux.Handle("POST /api/v1/animal", handleCreateAnimal(o))
@@ -31,9 +32,39 @@ func addRoutes(mux *http.ServeMux, o Options) {
 	mux.Handle("/", handleStatic(o.Static))    // GET and HEAD only
 }
 
+// addOpsRoutes lists the routes of an instance's ops listener.
+func addOpsRoutes(mux *http.ServeMux, o Options) {
+	if o.Metrics != nil {
+		mux.Handle("GET /metrics", o.Metrics.Handler())
+		mux.Handle("GET /api/v1/metrics", o.Metrics.Handler())
+	}
+	mux.Handle("GET /livez", handleLive())
+	mux.Handle("GET /readyz", handleReady(o))
+	if o.Profiling {
+		mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+		mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+	}
+}
+
 // apiCatchAll takes what no API route does.
 const apiCatchAll = "/api/"
 
-// catchAllPatterns are the patterns that mean "no route" to the metrics:
-// one label value for every unknown URL, however many there are.
-var catchAllPatterns = []string{apiCatchAll, "/api"}
+// routeLabel is the route a request is counted under: the pattern the mux
+// matched, without its method ("/api/v1/animal/{id}"), and "unmatched" for
+// every request no route took (404s, 405s without a route), however many
+// distinct paths there are.
+func routeLabel(pattern string) string {
+	switch pattern {
+	case "", apiCatchAll, "/api":
+		return "unmatched"
+	}
+	for i := 0; i < len(pattern); i++ {
+		if pattern[i] == ' ' {
+			return pattern[i+1:]
+		}
+	}
+	return pattern
+}

@@ -4,14 +4,15 @@
 //
 // Every series has bounded labels: route is the matched route pattern,
 // never the raw path, and requests no route takes share one value, as do
-// methods farm does not know.
+// methods farm does not know (the HTTP layer, which owns the routes,
+// decides the values).
 package metrics
 
 import (
 	"context"
 	"net/http"
 	"strconv"
-	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -19,12 +20,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/farmhq/farm"
-)
-
-// Label values for requests outside the route table.
-const (
-	RouteUnmatched = "unmatched" // no route took the request (404, 405)
-	MethodOther    = "other"     // a method farm does not serve
 )
 
 // DurationBuckets fit a service that answers in well under a millisecond
@@ -40,6 +35,7 @@ type Metrics struct {
 	inFlight  prometheus.Gauge
 	storeOps  *prometheus.HistogramVec
 	storeErrs *prometheus.CounterVec
+	series    sync.Map // seriesKey -> *series
 }
 
 // Options describe the instance the metrics belong to.
@@ -107,94 +103,39 @@ func (m *Metrics) Handler() http.Handler {
 	})
 }
 
-var knownMethods = map[string]bool{
-	http.MethodGet: true, http.MethodHead: true, http.MethodPost: true, http.MethodPut: true,
-	http.MethodPatch: true, http.MethodDelete: true, http.MethodOptions: true,
+// RequestStarted counts a request in flight; RequestDone ends it.
+func (m *Metrics) RequestStarted() { m.inFlight.Inc() }
+
+// seriesKey names the series of one kind of request.
+type seriesKey struct {
+	method, route string
+	code          int
 }
 
-// routeLabel turns the pattern the mux matched ("GET /api/v1/animal/{id}")
-// into the route label ("/api/v1/animal/{id}"). catchAll lists the
-// patterns that stand for "no route".
-func routeLabel(pattern string, catchAll map[string]bool) string {
-	if pattern == "" || catchAll[pattern] {
-		return RouteUnmatched
-	}
-	if i := strings.IndexByte(pattern, ' '); i >= 0 {
-		pattern = pattern[i+1:]
-	}
-	return pattern
+// series are the collectors of one kind of request, looked up once: the
+// label values are bounded (the HTTP layer maps unknown routes and
+// methods to one value each), and so is this cache.
+type series struct {
+	count    prometheus.Counter
+	duration prometheus.Observer
 }
 
-// Instrument counts and times every response of next, errors and
-// recovered panics included. It reads the route from r.Pattern, which
-// http.ServeMux sets on the request it is given, so it must wrap the mux
-// (or middleware that passes the same *http.Request through). catchAll
-// names the patterns that stand for "no route".
-func (m *Metrics) Instrument(catchAll ...string) func(http.Handler) http.Handler {
-	ca := map[string]bool{}
-	for _, p := range catchAll {
-		ca[p] = true
-	}
-	return func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			start := time.Now()
-			m.inFlight.Inc()
-			rec := &statusRecorder{ResponseWriter: w}
-			defer func() {
-				m.inFlight.Dec()
-				v := recover()
-				if v != nil && rec.status == 0 {
-					rec.status = http.StatusInternalServerError // the connection drops; count it as the failure it is
-				}
-				method := r.Method
-				if !knownMethods[method] {
-					method = MethodOther
-				}
-				route := routeLabel(r.Pattern, ca)
-				m.requests.WithLabelValues(method, route, strconv.Itoa(rec.code())).Inc()
-				m.duration.WithLabelValues(method, route).Observe(time.Since(start).Seconds())
-				if v != nil {
-					panic(v)
-				}
-			}()
-			next.ServeHTTP(rec, r)
+// RequestDone counts an answered request under its method, route pattern
+// and status code, and observes its duration. The caller bounds the label
+// values: route is a route pattern or one value for every unknown URL.
+func (m *Metrics) RequestDone(method, route string, code int, d time.Duration) {
+	m.inFlight.Dec()
+	k := seriesKey{method, route, code}
+	v, ok := m.series.Load(k)
+	if !ok {
+		v, _ = m.series.LoadOrStore(k, &series{
+			count:    m.requests.WithLabelValues(method, route, strconv.Itoa(code)),
+			duration: m.duration.WithLabelValues(method, route),
 		})
 	}
-}
-
-// statusRecorder remembers the status code of a response.
-type statusRecorder struct {
-	http.ResponseWriter
-	status int
-}
-
-func (s *statusRecorder) WriteHeader(code int) {
-	if s.status == 0 {
-		s.status = code
-	}
-	s.ResponseWriter.WriteHeader(code)
-}
-
-func (s *statusRecorder) Write(b []byte) (int, error) {
-	if s.status == 0 {
-		s.status = http.StatusOK
-	}
-	return s.ResponseWriter.Write(b)
-}
-
-func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
-
-func (s *statusRecorder) Flush() {
-	if f, ok := s.ResponseWriter.(http.Flusher); ok {
-		f.Flush()
-	}
-}
-
-func (s *statusRecorder) code() int {
-	if s.status == 0 {
-		return http.StatusOK // a handler that writes nothing answers 200
-	}
-	return s.status
+	s := v.(*series)
+	s.count.Inc()
+	s.duration.Observe(d.Seconds())
 }
 
 // AnimalCount registers farm_animals, read from the store at each scrape.

@@ -1,6 +1,7 @@
-package uwsgi
+package uwsgi_test
 
 import (
+	"github.com/farmhq/farm/uwsgi"
 	"net/http"
 	"strings"
 	"testing"
@@ -10,8 +11,8 @@ import (
 // instead of a bare close (which NGINX would turn into a 502); without
 // it, the connection closes. Either way, a log line.
 func TestBadRequestHook(t *testing.T) {
-	vars := []Var{{"REQUEST_METHOD", "GET"}, {"REQUEST_URI", "/api/v1/animal/%zz"}, {"SERVER_PROTOCOL", "HTTP/1.1"}}
-	ts := startServer(t, "unix", http.NotFoundHandler(), func(s *Server) {
+	vars := []uwsgi.Var{{"REQUEST_METHOD", "GET"}, {"REQUEST_URI", "/api/v1/animal/%zz"}, {"SERVER_PROTOCOL", "HTTP/1.1"}}
+	ts := startServer(t, "unix", http.NotFoundHandler(), func(s *uwsgi.Server) {
 		s.BadRequest = func(w http.ResponseWriter, err error) {
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(http.StatusBadRequest)
@@ -35,14 +36,14 @@ func TestBadRequestHook(t *testing.T) {
 // bad request, not something to copy into Location and Link.
 func TestBadHost(t *testing.T) {
 	for _, host := range []string{`evil>;rel="next"`, `a b`, `x"y`, "a\tb"} {
-		p := &Packet{Vars: []Var{{"REQUEST_METHOD", "GET"}, {"REQUEST_URI", "/"}, {"HTTP_HOST", host}}}
-		if _, err := NewRequest(t.Context(), p, http.NoBody); err == nil || !strings.Contains(err.Error(), "host") {
+		p := &uwsgi.Packet{Vars: []uwsgi.Var{{"REQUEST_METHOD", "GET"}, {"REQUEST_URI", "/"}, {"HTTP_HOST", host}}}
+		if _, err := uwsgi.NewRequest(t.Context(), p, http.NoBody); err == nil || !strings.Contains(err.Error(), "host") {
 			t.Errorf("Host %q: %v", host, err)
 		}
 	}
 	for _, host := range []string{"example.com", "127.0.0.1:44444", "[::1]:8080", "xn--bcher-kva.example"} {
-		p := &Packet{Vars: []Var{{"REQUEST_METHOD", "GET"}, {"REQUEST_URI", "/"}, {"HTTP_HOST", host}}}
-		if _, err := NewRequest(t.Context(), p, http.NoBody); err != nil {
+		p := &uwsgi.Packet{Vars: []uwsgi.Var{{"REQUEST_METHOD", "GET"}, {"REQUEST_URI", "/"}, {"HTTP_HOST", host}}}
+		if _, err := uwsgi.NewRequest(t.Context(), p, http.NoBody); err != nil {
 			t.Errorf("Host %q: %v", host, err)
 		}
 	}

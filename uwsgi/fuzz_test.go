@@ -1,9 +1,10 @@
-package uwsgi
+package uwsgi_test
 
 import (
 	"bufio"
 	"bytes"
 	"errors"
+	"github.com/farmhq/farm/uwsgi"
 	"io"
 	"log/slog"
 	"net"
@@ -19,7 +20,7 @@ import (
 // fuzzSeeds are NGINX-like requests, and some broken ones.
 func fuzzSeeds(t testing.TB) [][]byte {
 	post := `{"id":"fuzz","species":"cow","sex":"female","name":"Fuzzy"}`
-	withBody := func(vars []Var, body string) []byte {
+	withBody := func(vars []uwsgi.Var, body string) []byte {
 		return append(packet(t, vars), body...)
 	}
 	json := func(method, uri, body string, extra ...string) []byte {
@@ -56,35 +57,35 @@ func FuzzReadPacket(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		r := bytes.NewReader(data)
-		p, err := ReadPacket(r)
+		p, err := uwsgi.ReadPacket(r)
 		if err != nil {
-			var pe *ProtocolError
+			var pe *uwsgi.ProtocolError
 			switch {
 			case len(data) == 0 && err != io.EOF:
 				t.Fatalf("no bytes: %v, want io.EOF", err)
 			case len(data) > 0 && !errors.As(err, &pe):
-				t.Fatalf("%v (%T), want a *ProtocolError", err, err)
+				t.Fatalf("%v (%T), want a *uwsgi.ProtocolError", err, err)
 			}
 			return
 		}
 		used := len(data) - r.Len()
-		enc, err := AppendPacket(nil, p.Modifier1, p.Modifier2, p.Vars)
+		enc, err := uwsgi.AppendPacket(nil, p.Modifier1, p.Modifier2, p.Vars)
 		if err != nil {
 			t.Fatalf("a packet that parsed does not encode: %v", err)
 		}
 		if !bytes.Equal(enc, data[:used]) {
 			t.Fatalf("re-encoded as\n% x\nfrom\n% x", enc, data[:used])
 		}
-		p2, err := ReadPacket(bytes.NewReader(enc))
+		p2, err := uwsgi.ReadPacket(bytes.NewReader(enc))
 		if err != nil {
 			t.Fatalf("the re-encoded packet does not parse: %v", err)
 		}
 		if !reflect.DeepEqual(p, p2) {
 			t.Fatalf("parsed again as %+v, first %+v", p2, p)
 		}
-		// Whatever the variables, NewRequest does not panic, and what it
+		// Whatever the variables, uwsgi.NewRequest does not panic, and what it
 		// accepts is a request net/http would serve.
-		req, err := NewRequest(t.Context(), p, io.NopCloser(r))
+		req, err := uwsgi.NewRequest(t.Context(), p, io.NopCloser(r))
 		if err == nil {
 			if req.Method == "" || req.URL == nil || !strings.HasPrefix(req.RequestURI, "/") || req.ContentLength < 0 || req.Header == nil {
 				t.Fatalf("accepted %+v", req)
@@ -176,7 +177,7 @@ func FuzzServeConn(f *testing.F) {
 		f.Add(s)
 	}
 	ln := &chanListener{conns: make(chan net.Conn), done: make(chan struct{})}
-	s := &Server{Handler: farmHandler(), Logger: slog.New(slog.DiscardHandler), ReadTimeout: time.Second, MaxBufferedBody: 4096}
+	s := &uwsgi.Server{Handler: farmHandler(), Logger: slog.New(slog.DiscardHandler), ReadTimeout: time.Second, MaxBufferedBody: 4096}
 	served := make(chan error, 1)
 	go func() { served <- s.Serve(ln) }()
 	defer func() {
@@ -199,7 +200,7 @@ func FuzzServeConn(f *testing.F) {
 		if len(out) == 0 {
 			return
 		}
-		p, err := ReadPacket(bytes.NewReader(data))
+		p, err := uwsgi.ReadPacket(bytes.NewReader(data))
 		if err != nil {
 			t.Fatalf("answered %q to a packet that does not parse (%v)", out, err)
 		}

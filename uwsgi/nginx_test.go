@@ -1,4 +1,4 @@
-package uwsgi
+package uwsgi_test
 
 import (
 	"bufio"
@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/farmhq/farm/uwsgi"
 	"io"
 	"log/slog"
 	"net"
@@ -70,7 +71,7 @@ type nginxBackend struct {
 }
 
 // startNginx starts NGINX in front of one farm (RAM store) per network,
-// served by our Server, and stops it all at the end of the test.
+// served by our uwsgi.Server, and stops it all at the end of the test.
 func startNginx(t *testing.T) ([]*nginxBackend, *http.Client) {
 	t.Helper()
 	bin, err := exec.LookPath("nginx")
@@ -104,7 +105,7 @@ func startNginx(t *testing.T) ([]*nginxBackend, *http.Client) {
 		mux := http.NewServeMux()
 		mux.HandleFunc("/api/echo/", echo)
 		mux.Handle("/", farmHandler())
-		s := &Server{Handler: mux, Logger: slog.New(slog.NewTextHandler(b.log, nil)), ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second}
+		s := &uwsgi.Server{Handler: mux, Logger: slog.New(slog.NewTextHandler(b.log, nil)), ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second}
 		served := make(chan error, 1)
 		go func() { served <- s.Serve(ln) }()
 		t.Cleanup(func() {
@@ -113,7 +114,7 @@ func startNginx(t *testing.T) ([]*nginxBackend, *http.Client) {
 			if err := s.Shutdown(ctx); err != nil {
 				t.Errorf("%s: Shutdown: %v", network, err)
 			}
-			if err := <-served; !errors.Is(err, ErrServerClosed) {
+			if err := <-served; !errors.Is(err, uwsgi.ErrServerClosed) {
 				t.Errorf("%s: Serve: %v", network, err)
 			}
 		})

@@ -1,4 +1,4 @@
-package uwsgi
+package uwsgi_test
 
 import (
 	"bytes"
@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/farmhq/farm/uwsgi"
 	"io"
 	"net/http"
 	"reflect"
@@ -14,22 +15,22 @@ import (
 )
 
 // kv turns "K", "V", "K2", "V2"... into variables.
-func kv(pairs ...string) []Var {
+func kv(pairs ...string) []uwsgi.Var {
 	if len(pairs)%2 != 0 {
 		panic("kv: odd number of strings")
 	}
-	vars := make([]Var, 0, len(pairs)/2)
+	vars := make([]uwsgi.Var, 0, len(pairs)/2)
 	for i := 0; i < len(pairs); i += 2 {
-		vars = append(vars, Var{pairs[i], pairs[i+1]})
+		vars = append(vars, uwsgi.Var{pairs[i], pairs[i+1]})
 	}
 	return vars
 }
 
 // packet encodes a request (modifier1 0, as NGINX sends) and fails the
 // test if it cannot.
-func packet(t testing.TB, vars []Var) []byte {
+func packet(t testing.TB, vars []uwsgi.Var) []byte {
 	t.Helper()
-	b, err := AppendPacket(nil, 0, 0, vars)
+	b, err := uwsgi.AppendPacket(nil, 0, 0, vars)
 	if err != nil {
 		t.Fatalf("AppendPacket: %v", err)
 	}
@@ -39,7 +40,7 @@ func packet(t testing.TB, vars []Var) []byte {
 // nginxVars are the variables NGINX sends with Debian's stock uwsgi_params
 // (plus the client's headers as HTTP_*), for a request to
 // http://farm.example:44444 from 192.0.2.7. extra pairs are appended.
-func nginxVars(method, uri string, extra ...string) []Var {
+func nginxVars(method, uri string, extra ...string) []uwsgi.Var {
 	path, query, _ := strings.Cut(uri, "?")
 	vars := kv(
 		"QUERY_STRING", query,
@@ -64,8 +65,8 @@ func nginxVars(method, uri string, extra ...string) []Var {
 
 // set replaces the variables named in pairs, or appends them; a value of
 // "\x00" removes the variable.
-func set(vars []Var, pairs ...string) []Var {
-	out := append([]Var(nil), vars...)
+func set(vars []uwsgi.Var, pairs ...string) []uwsgi.Var {
+	out := append([]uwsgi.Var(nil), vars...)
 	for _, v := range kv(pairs...) {
 		found := false
 		for i := 0; i < len(out); i++ {
@@ -88,9 +89,9 @@ func set(vars []Var, pairs ...string) []Var {
 
 func wantProtocolError(t *testing.T, err error, contains string) {
 	t.Helper()
-	var pe *ProtocolError
+	var pe *uwsgi.ProtocolError
 	if !errors.As(err, &pe) {
-		t.Fatalf("err = %v (%T), want a *ProtocolError", err, err)
+		t.Fatalf("err = %v (%T), want a *uwsgi.ProtocolError", err, err)
 	}
 	if !strings.Contains(pe.Error(), contains) {
 		t.Errorf("err = %q, want it to mention %q", pe.Error(), contains)
@@ -101,7 +102,7 @@ func wantProtocolError(t *testing.T, err error, contains string) {
 }
 
 func TestPacketRoundTrip(t *testing.T) {
-	cases := map[string][]Var{
+	cases := map[string][]uwsgi.Var{
 		"nginx":        nginxVars("GET", "/api/v1/animal?page=2"),
 		"empty values": kv("A", "", "B", "", "CONTENT_LENGTH", ""),
 		"binary":       kv("K\x00\xff", "v\r\n\x00\xfe", "UTF8", "Gänseblümchen 🐄"),
@@ -112,21 +113,21 @@ func TestPacketRoundTrip(t *testing.T) {
 	for name, vars := range cases {
 		t.Run(name, func(t *testing.T) {
 			for _, mod2 := range []byte{0, 7} {
-				b, err := AppendPacket([]byte("prefix"), 0, mod2, vars)
+				b, err := uwsgi.AppendPacket([]byte("prefix"), 0, mod2, vars)
 				if err != nil {
 					t.Fatal(err)
 				}
 				if !bytes.HasPrefix(b, []byte("prefix")) {
-					t.Fatal("AppendPacket lost what dst held")
+					t.Fatal("uwsgi.AppendPacket lost what dst held")
 				}
 				b = b[len("prefix"):]
 				size := int(binary.LittleEndian.Uint16(b[1:3]))
-				if size != len(b)-HeaderSize || b[0] != 0 || b[3] != mod2 {
-					t.Fatalf("header % x for %d bytes of variables", b[:4], len(b)-HeaderSize)
+				if size != len(b)-uwsgi.HeaderSize || b[0] != 0 || b[3] != mod2 {
+					t.Fatalf("header % x for %d bytes of variables", b[:4], len(b)-uwsgi.HeaderSize)
 				}
-				body := "the body, which ReadPacket must leave unread"
+				body := "the body, which uwsgi.ReadPacket must leave unread"
 				r := bytes.NewReader(append(append([]byte(nil), b...), body...))
-				p, err := ReadPacket(r)
+				p, err := uwsgi.ReadPacket(r)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -140,9 +141,9 @@ func TestPacketRoundTrip(t *testing.T) {
 				if string(rest) != body {
 					t.Errorf("left %q after the packet, want the body", rest)
 				}
-				parsed, err := ParseVars(b[HeaderSize:])
+				parsed, err := uwsgi.ParseVars(b[uwsgi.HeaderSize:])
 				if err != nil || !reflect.DeepEqual(parsed, vars) {
-					t.Errorf("ParseVars = %q, %v", parsed, err)
+					t.Errorf("uwsgi.ParseVars = %q, %v", parsed, err)
 				}
 			}
 		})
@@ -150,7 +151,7 @@ func TestPacketRoundTrip(t *testing.T) {
 }
 
 func TestPacketGet(t *testing.T) {
-	p := &Packet{Vars: kv("A", "1", "B", "", "A", "2")}
+	p := &uwsgi.Packet{Vars: kv("A", "1", "B", "", "A", "2")}
 	if v, ok := p.Get("A"); !ok || v != "1" {
 		t.Errorf("Get(A) = %q, %v; want the first, 1", v, ok)
 	}
@@ -170,21 +171,21 @@ func TestReadPacketEmptyVars(t *testing.T) {
 	if !bytes.Equal(b, []byte{0, 0, 0, 0}) {
 		t.Fatalf("empty packet = % x", b)
 	}
-	p, err := ReadPacket(bytes.NewReader(b))
+	p, err := uwsgi.ReadPacket(bytes.NewReader(b))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(p.Vars) != 0 {
 		t.Errorf("vars %q", p.Vars)
 	}
-	vars, err := ParseVars(nil)
+	vars, err := uwsgi.ParseVars(nil)
 	if err != nil || len(vars) != 0 {
-		t.Errorf("ParseVars(nil) = %q, %v", vars, err)
+		t.Errorf("uwsgi.ParseVars(nil) = %q, %v", vars, err)
 	}
 }
 
 func TestReadPacketEOF(t *testing.T) {
-	_, err := ReadPacket(bytes.NewReader(nil))
+	_, err := uwsgi.ReadPacket(bytes.NewReader(nil))
 	if err != io.EOF {
 		t.Fatalf("err = %v, want io.EOF itself for a connection closed before a byte", err)
 	}
@@ -192,8 +193,8 @@ func TestReadPacketEOF(t *testing.T) {
 
 func TestReadPacketTruncatedHeader(t *testing.T) {
 	full := packet(t, kv("A", "b"))
-	for n := 1; n < HeaderSize; n++ {
-		_, err := ReadPacket(bytes.NewReader(full[:n]))
+	for n := 1; n < uwsgi.HeaderSize; n++ {
+		_, err := uwsgi.ReadPacket(bytes.NewReader(full[:n]))
 		wantProtocolError(t, err, "truncated header")
 		if errors.Is(err, io.EOF) {
 			t.Errorf("%d bytes: a truncated header is not a clean EOF", n)
@@ -203,12 +204,12 @@ func TestReadPacketTruncatedHeader(t *testing.T) {
 
 func TestReadPacketTruncatedVars(t *testing.T) {
 	full := packet(t, kv("REQUEST_METHOD", "GET", "REQUEST_URI", "/"))
-	for _, n := range []int{HeaderSize, HeaderSize + 1, len(full) / 2, len(full) - 1} {
-		_, err := ReadPacket(bytes.NewReader(full[:n]))
+	for _, n := range []int{uwsgi.HeaderSize, uwsgi.HeaderSize + 1, len(full) / 2, len(full) - 1} {
+		_, err := uwsgi.ReadPacket(bytes.NewReader(full[:n]))
 		wantProtocolError(t, err, "truncated variables")
 	}
 	// A size far larger than what follows.
-	_, err := ReadPacket(bytes.NewReader([]byte{0, 0xff, 0xff, 0, 1, 0, 'A', 0, 0}))
+	_, err := uwsgi.ReadPacket(bytes.NewReader([]byte{0, 0xff, 0xff, 0, 1, 0, 'A', 0, 0}))
 	wantProtocolError(t, err, "of 65535 bytes")
 }
 
@@ -229,8 +230,8 @@ func (r *errReader) Read(p []byte) (int, error) {
 func TestReadPacketReaderError(t *testing.T) {
 	boom := errors.New("boom")
 	full := packet(t, kv("A", "b"))
-	for _, n := range []int{0, 2, HeaderSize, len(full) - 1} {
-		_, err := ReadPacket(&errReader{data: full[:n], err: boom})
+	for _, n := range []int{0, 2, uwsgi.HeaderSize, len(full) - 1} {
+		_, err := uwsgi.ReadPacket(&errReader{data: full[:n], err: boom})
 		if !errors.Is(err, boom) {
 			t.Errorf("after %d bytes: err = %v, want the reader's error", n, err)
 		}
@@ -239,11 +240,11 @@ func TestReadPacketReaderError(t *testing.T) {
 
 func TestReadPacketModifier1(t *testing.T) {
 	for _, mod1 := range []byte{1, 5, 30, 255} {
-		b, err := AppendPacket(nil, mod1, 0, kv("A", "b"))
+		b, err := uwsgi.AppendPacket(nil, mod1, 0, kv("A", "b"))
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, err = ReadPacket(bytes.NewReader(b))
+		_, err = uwsgi.ReadPacket(bytes.NewReader(b))
 		wantProtocolError(t, err, "modifier1")
 	}
 }
@@ -261,28 +262,28 @@ func TestParseVarsOverrun(t *testing.T) {
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
-			_, err := ParseVars([]byte(c.block))
+			_, err := uwsgi.ParseVars([]byte(c.block))
 			wantProtocolError(t, err, c.want)
 			// The same block behind a header that announces its true size.
 			b := append([]byte{0, byte(len(c.block)), byte(len(c.block) >> 8), 0}, c.block...)
-			_, err = ReadPacket(bytes.NewReader(b))
+			_, err = uwsgi.ReadPacket(bytes.NewReader(b))
 			wantProtocolError(t, err, c.want)
 		})
 	}
 }
 
 func TestParseVarsEmptyKey(t *testing.T) {
-	_, err := ParseVars([]byte{0, 0, 1, 0, 'v'})
+	_, err := uwsgi.ParseVars([]byte{0, 0, 1, 0, 'v'})
 	wantProtocolError(t, err, "empty variable name")
 	b := packet(t, kv("A", "1", "", "v"))
-	_, err = ReadPacket(bytes.NewReader(b))
+	_, err = uwsgi.ReadPacket(bytes.NewReader(b))
 	wantProtocolError(t, err, "empty variable name at byte 6")
 }
 
 func TestParseVarsLongKeyQuoted(t *testing.T) {
 	long := strings.Repeat("K", 100)
 	block := append(binary.LittleEndian.AppendUint16(nil, uint16(len(long))), long...)
-	_, err := ParseVars(block)
+	_, err := uwsgi.ParseVars(block)
 	wantProtocolError(t, err, `"`+strings.Repeat("K", 40)+`..."`)
 	if strings.Contains(err.Error(), strings.Repeat("K", 41)) {
 		t.Errorf("the key is not shortened in %q", err)
@@ -290,30 +291,30 @@ func TestParseVarsLongKeyQuoted(t *testing.T) {
 }
 
 func TestAppendPacketLimits(t *testing.T) {
-	if _, err := AppendPacket(nil, 0, 0, kv("K", strings.Repeat("v", 0x10000))); err == nil {
+	if _, err := uwsgi.AppendPacket(nil, 0, 0, kv("K", strings.Repeat("v", 0x10000))); err == nil {
 		t.Error("a 65536-byte value was encoded")
 	}
-	if _, err := AppendPacket(nil, 0, 0, kv(strings.Repeat("k", 0x10000), "")); err == nil {
+	if _, err := uwsgi.AppendPacket(nil, 0, 0, kv(strings.Repeat("k", 0x10000), "")); err == nil {
 		t.Error("a 65536-byte key was encoded")
 	}
-	if _, err := AppendPacket(nil, 0, 0, kv("A", strings.Repeat("v", 40000), "B", strings.Repeat("v", 40000))); err == nil {
+	if _, err := uwsgi.AppendPacket(nil, 0, 0, kv("A", strings.Repeat("v", 40000), "B", strings.Repeat("v", 40000))); err == nil {
 		t.Error("80000 bytes of variables were encoded in a 16-bit size")
 	}
 	// Exactly 65535 bytes of variables: the largest packet.
 	vars := kv("K", strings.Repeat("v", 0xffff-4-1))
-	b, err := AppendPacket(nil, 0, 0, vars)
+	b, err := uwsgi.AppendPacket(nil, 0, 0, vars)
 	if err != nil {
 		t.Fatalf("65535 bytes: %v", err)
 	}
-	if len(b) != HeaderSize+0xffff || b[1] != 0xff || b[2] != 0xff {
+	if len(b) != uwsgi.HeaderSize+0xffff || b[1] != 0xff || b[2] != 0xff {
 		t.Fatalf("65535 bytes encoded as %d bytes, header % x", len(b), b[:4])
 	}
-	p, err := ReadPacket(bytes.NewReader(b))
+	p, err := uwsgi.ReadPacket(bytes.NewReader(b))
 	if err != nil || !reflect.DeepEqual(p.Vars, vars) {
 		t.Fatalf("the largest packet does not read back: %v", err)
 	}
 	// One byte more.
-	if _, err := AppendPacket(nil, 0, 0, kv("K", strings.Repeat("v", 0xffff-4))); err == nil {
+	if _, err := uwsgi.AppendPacket(nil, 0, 0, kv("K", strings.Repeat("v", 0xffff-4))); err == nil {
 		t.Error("65536 bytes of variables were encoded")
 	}
 }
@@ -324,7 +325,7 @@ func TestNewRequestNginx(t *testing.T) {
 	body := io.NopCloser(strings.NewReader(`{"a":1}`))
 	vars := nginxVars("POST", "/api/v1/animal?x=%41&y", "CONTENT_LENGTH", "7", "CONTENT_TYPE", "application/json",
 		"HTTP_X_FORWARDED_FOR", "198.51.100.1, 10.0.0.1", "HTTP_IF_NONE_MATCH", `"1-abc"`)
-	r, err := NewRequest(ctx, &Packet{Vars: vars}, body)
+	r, err := uwsgi.NewRequest(ctx, &uwsgi.Packet{Vars: vars}, body)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -389,7 +390,7 @@ func TestNewRequestFields(t *testing.T) {
 	with := func(f func(*want)) want { w := base; f(&w); return w }
 	cases := []struct {
 		name string
-		vars []Var
+		vars []uwsgi.Var
 		want want
 	}{
 		{"plain", nginxVars("GET", "/x"), base},
@@ -442,7 +443,7 @@ func TestNewRequestFields(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			r, err := NewRequest(context.Background(), &Packet{Vars: c.vars}, io.NopCloser(strings.NewReader("hello")))
+			r, err := uwsgi.NewRequest(context.Background(), &uwsgi.Packet{Vars: c.vars}, io.NopCloser(strings.NewReader("hello")))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -478,8 +479,8 @@ func TestNewRequestHeaders(t *testing.T) {
 		"HTTP_TRANSFER_ENCODING", "chunked",
 		"DOCUMENT_ROOT", "/srv",
 	)
-	vars = append(vars, Var{"HTTP_COOKIE", "b=2"}, Var{"HTTP_X_FORWARDED_FOR", "10.0.0.1"})
-	r, err := NewRequest(context.Background(), &Packet{Vars: vars}, io.NopCloser(strings.NewReader("abc")))
+	vars = append(vars, uwsgi.Var{"HTTP_COOKIE", "b=2"}, uwsgi.Var{"HTTP_X_FORWARDED_FOR", "10.0.0.1"})
+	r, err := uwsgi.NewRequest(context.Background(), &uwsgi.Packet{Vars: vars}, io.NopCloser(strings.NewReader("abc")))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -503,7 +504,7 @@ func TestNewRequestHeaders(t *testing.T) {
 		t.Errorf("ContentLength %d", r.ContentLength)
 	}
 	// Without CONTENT_TYPE, HTTP_CONTENT_TYPE is not taken either.
-	r, err = NewRequest(context.Background(), &Packet{Vars: nginxVars("POST", "/x", "CONTENT_TYPE", "\x00", "HTTP_CONTENT_TYPE", "text/plain")}, http.NoBody)
+	r, err = uwsgi.NewRequest(context.Background(), &uwsgi.Packet{Vars: nginxVars("POST", "/x", "CONTENT_TYPE", "\x00", "HTTP_CONTENT_TYPE", "text/plain")}, http.NoBody)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -515,7 +516,7 @@ func TestNewRequestHeaders(t *testing.T) {
 func TestNewRequestErrors(t *testing.T) {
 	cases := []struct {
 		name string
-		vars []Var
+		vars []uwsgi.Var
 		want string
 	}{
 		{"no method", nginxVars("GET", "/x", "REQUEST_METHOD", "\x00"), "REQUEST_METHOD"},
@@ -539,7 +540,7 @@ func TestNewRequestErrors(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			r, err := NewRequest(context.Background(), &Packet{Vars: c.vars}, http.NoBody)
+			r, err := uwsgi.NewRequest(context.Background(), &uwsgi.Packet{Vars: c.vars}, http.NoBody)
 			if err == nil {
 				t.Fatalf("no error; request %s %q", r.Method, r.RequestURI)
 			}

@@ -1,4 +1,4 @@
-package uwsgi
+package uwsgi_test
 
 import (
 	"bufio"
@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/farmhq/farm/uwsgi"
 	"io"
 	"log/slog"
 	"net"
@@ -63,9 +64,9 @@ func (b *logBuffer) waitFor(t *testing.T, parts ...string) string {
 	}
 }
 
-// testServer is a Server running on a listener, with its log.
+// testServer is a uwsgi.Server running on a listener, with its log.
 type testServer struct {
-	*Server
+	*uwsgi.Server
 	network, addr string
 	log           *logBuffer
 	served        chan error // what Serve returned
@@ -74,7 +75,7 @@ type testServer struct {
 // startServer serves h on a unix socket in a temporary directory or on
 // TCP 127.0.0.1:0. configure may set the server's fields before it starts.
 // The server is closed at the end of the test.
-func startServer(t *testing.T, network string, h http.Handler, configure func(*Server)) *testServer {
+func startServer(t *testing.T, network string, h http.Handler, configure func(*uwsgi.Server)) *testServer {
 	t.Helper()
 	var ln net.Listener
 	var err error
@@ -90,7 +91,7 @@ func startServer(t *testing.T, network string, h http.Handler, configure func(*S
 		t.Fatal(err)
 	}
 	log := &logBuffer{}
-	s := &Server{Handler: h, Logger: slog.New(slog.NewTextHandler(log, nil)), ReadTimeout: 5 * time.Second, WriteTimeout: 5 * time.Second}
+	s := &uwsgi.Server{Handler: h, Logger: slog.New(slog.NewTextHandler(log, nil)), ReadTimeout: 5 * time.Second, WriteTimeout: 5 * time.Second}
 	if configure != nil {
 		configure(s)
 	}
@@ -127,13 +128,13 @@ type response struct {
 
 // do sends a packet with vars, then body, on a new connection, and reads
 // the whole response up to the end of the connection.
-func (ts *testServer) do(t *testing.T, vars []Var, body string) *response {
+func (ts *testServer) do(t *testing.T, vars []uwsgi.Var, body string) *response {
 	t.Helper()
 	c := ts.dial(t)
 	// Written aside: a server may answer (a 413, say) before it read all.
 	data := append(packet(t, vars), body...)
 	go c.Write(data)
-	method, _ := (&Packet{Vars: vars}).Get("REQUEST_METHOD")
+	method, _ := (&uwsgi.Packet{Vars: vars}).Get("REQUEST_METHOD")
 	return readResponse(t, c, method)
 }
 
@@ -401,7 +402,7 @@ func TestServeResponses(t *testing.T) {
 		w.WriteHeader(code)
 		io.WriteString(w, "x")
 	})
-	ts := startServer(t, "unix", mux, func(s *Server) { s.MaxBufferedBody = 1000 })
+	ts := startServer(t, "unix", mux, func(s *uwsgi.Server) { s.MaxBufferedBody = 1000 })
 
 	t.Run("small", func(t *testing.T) {
 		res := ts.do(t, nginxVars("GET", "/small"), "")
@@ -615,7 +616,7 @@ func TestServeBadPackets(t *testing.T) {
 }
 
 // shutdownPromptly shuts ts down, which must be quick with no request in
-// flight, and checks that Serve returned ErrServerClosed.
+// flight, and checks that Serve returned uwsgi.ErrServerClosed.
 func shutdownPromptly(t *testing.T, ts *testServer) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -629,8 +630,8 @@ func shutdownPromptly(t *testing.T, ts *testServer) {
 	}
 	select {
 	case err := <-ts.served:
-		if !errors.Is(err, ErrServerClosed) {
-			t.Errorf("Serve returned %v, want ErrServerClosed", err)
+		if !errors.Is(err, uwsgi.ErrServerClosed) {
+			t.Errorf("Serve returned %v, want uwsgi.ErrServerClosed", err)
 		}
 		ts.served <- err // for the cleanup
 	case <-time.After(5 * time.Second):
@@ -640,7 +641,7 @@ func shutdownPromptly(t *testing.T, ts *testServer) {
 
 func TestServeSlowClients(t *testing.T) {
 	base := runtime.NumGoroutine()
-	ts := startServer(t, "unix", http.HandlerFunc(echo), func(s *Server) {
+	ts := startServer(t, "unix", http.HandlerFunc(echo), func(s *uwsgi.Server) {
 		s.ReadTimeout = 200 * time.Millisecond
 	})
 	good := packet(t, nginxVars("POST", "/echo", "CONTENT_LENGTH", "100"))
@@ -697,7 +698,7 @@ func TestServeWriteTimeout(t *testing.T) {
 			}
 		}
 		done <- nil
-	}), func(s *Server) {
+	}), func(s *uwsgi.Server) {
 		s.ReadTimeout = 100 * time.Millisecond
 		s.WriteTimeout = 200 * time.Millisecond
 	})
@@ -791,7 +792,7 @@ func TestShutdownWaits(t *testing.T) {
 	case err := <-shut:
 		t.Fatalf("Shutdown returned %v with a request in flight", err)
 	case err := <-ts.served:
-		if !errors.Is(err, ErrServerClosed) {
+		if !errors.Is(err, uwsgi.ErrServerClosed) {
 			t.Errorf("Serve returned %v", err)
 		}
 	case <-time.After(5 * time.Second):
@@ -821,13 +822,13 @@ func TestShutdownWaits(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("Shutdown did not return after the request ended")
 	}
-	ts.served <- ErrServerClosed // for the cleanup
+	ts.served <- uwsgi.ErrServerClosed // for the cleanup
 	// Serving again after Shutdown is refused at once.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := ts.Serve(ln); !errors.Is(err, ErrServerClosed) {
+	if err := ts.Serve(ln); !errors.Is(err, uwsgi.ErrServerClosed) {
 		t.Errorf("Serve after Shutdown: %v", err)
 	}
 	if c, err := net.Dial("tcp", ln.Addr().String()); err == nil {
@@ -887,7 +888,7 @@ func TestClose(t *testing.T) {
 	}
 	select {
 	case err := <-ts.served:
-		if !errors.Is(err, ErrServerClosed) {
+		if !errors.Is(err, uwsgi.ErrServerClosed) {
 			t.Errorf("Serve returned %v", err)
 		}
 		ts.served <- err
@@ -904,7 +905,7 @@ func TestClose(t *testing.T) {
 }
 
 func TestShutdownBeforeServe(t *testing.T) {
-	s := &Server{Handler: http.HandlerFunc(echo)}
+	s := &uwsgi.Server{Handler: http.HandlerFunc(echo)}
 	if err := s.Shutdown(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -912,10 +913,10 @@ func TestShutdownBeforeServe(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Serve(ln); !errors.Is(err, ErrServerClosed) {
+	if err := s.Serve(ln); !errors.Is(err, uwsgi.ErrServerClosed) {
 		t.Errorf("Serve: %v", err)
 	}
-	s2 := &Server{}
+	s2 := &uwsgi.Server{}
 	if err := s2.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -967,7 +968,7 @@ func TestServeConcurrent(t *testing.T) {
 func TestServeDrip(t *testing.T) {
 	// ReadTimeout bounds the whole request, not each read: a byte now and
 	// then does not keep the connection.
-	ts := startServer(t, "tcp", http.HandlerFunc(echo), func(s *Server) { s.ReadTimeout = 200 * time.Millisecond })
+	ts := startServer(t, "tcp", http.HandlerFunc(echo), func(s *uwsgi.Server) { s.ReadTimeout = 200 * time.Millisecond })
 	c := ts.dial(t)
 	data := packet(t, nginxVars("GET", "/drip", "HTTP_X_PAD", strings.Repeat("p", 1000)))
 	start := time.Now()
@@ -998,7 +999,7 @@ func TestServeUnreadBody(t *testing.T) {
 			ts := startServer(t, network, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				w.Header().Set("Connection", "close")
 				http.Error(w, "too large", http.StatusRequestEntityTooLarge)
-			}), func(s *Server) { s.ReadTimeout = 300 * time.Millisecond })
+			}), func(s *uwsgi.Server) { s.ReadTimeout = 300 * time.Millisecond })
 			const length = 4 << 20
 			head := packet(t, nginxVars("POST", "/upload", "CONTENT_LENGTH", strconv.Itoa(length)))
 

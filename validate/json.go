@@ -1,215 +1,321 @@
+// Package validate is where a request body becomes a checked record: the
+// strict reading of a JSON body (one object, no repeated members, no
+// unknown fields, no nulls, no wrong types) and JSON Merge Patch. The
+// field rules themselves are the record's own (farm.Animal.Validate); this
+// package applies them to what a client sent.
 package validate
 
 import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
-	"slices"
+	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/farmhq/farm"
 )
 
-// member is one name/value pair of a JSON object, the value still raw.
-type member struct {
-	name  string
-	value json.RawMessage
+// object is what a JSON body holds of interest: the raw value of each
+// field of an animal it names, and the names of the members that are not
+// fields (the first farm.MaxFieldErrors of them, and how many more).
+type object struct {
+	fields      [len(farm.Fields)][]byte // raw JSON values, nil when absent
+	unknown     []string
+	moreUnknown int
 }
 
-// object reads body as exactly one JSON object and returns its members in
-// order. It refuses what encoding/json would let through quietly: invalid
-// UTF-8 (which it would turn into U+FFFD), a repeated member name (where
-// parsers disagree on which one wins), and anything after the object.
-func object(body []byte) ([]member, error) {
+// readObject reads body as exactly one JSON object. It refuses what
+// encoding/json would let through quietly: invalid UTF-8 (which it would
+// turn into U+FFFD), a repeated member name (where parsers disagree on
+// which one wins), and anything after the object. It keeps nothing per
+// member beyond the bound above, so a hostile body costs no more memory
+// than itself.
+func readObject(body []byte) (*object, error) {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return nil, farm.Errorf(farm.EINVALID, "the body is empty: expected a JSON object")
 	}
 	if !utf8.Valid(body) {
 		return nil, farm.Errorf(farm.EINVALID, "the body is not valid UTF-8")
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	tok, err := dec.Token()
-	if err != nil {
-		return nil, syntaxError(err)
+	if !json.Valid(body) {
+		return nil, malformed(body)
 	}
-	if d, ok := tok.(json.Delim); !ok || d != '{' {
-		return nil, farm.Errorf(farm.EINVALID, "the body must be a JSON object, not %s", jsonKind(tok))
+	// From here on the body is one well-formed JSON value: the scan below
+	// only finds the members' bounds.
+	s := scanner{b: body}
+	s.space()
+	if s.b[s.i] != '{' {
+		return nil, farm.Errorf(farm.EINVALID, "the body must be a JSON object, not %s", jsonKind(s.b[s.i:]))
 	}
-	var ms []member
-	seen := map[string]bool{}
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return nil, syntaxError(err)
+	s.i++
+	o := &object{}
+	var seenUnknown map[string]bool
+	for {
+		s.space()
+		if s.b[s.i] == '}' {
+			return o, nil
 		}
-		name := tok.(string) // inside an object the decoder yields names as strings
-		if seen[name] {
-			return nil, &farm.Error{Code: farm.EINVALID,
-				Message: fmt.Sprintf("member %s appears more than once", quote(name)),
-				Fields:  []farm.FieldError{{Field: name, Message: "appears more than once"}}}
+		if s.b[s.i] == ',' {
+			s.i++
+			s.space()
 		}
-		seen[name] = true
-		var v json.RawMessage
-		if err := dec.Decode(&v); err != nil {
-			return nil, syntaxError(err)
-		}
-		ms = append(ms, member{name: name, value: bytes.TrimSpace(v)})
-	}
-	if _, err := dec.Token(); err != nil { // the closing brace
-		return nil, syntaxError(err)
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, farm.Errorf(farm.EINVALID, "malformed JSON: data after the object")
-	}
-	return ms, nil
-}
-
-func syntaxError(err error) error {
-	var se *json.SyntaxError
-	if errors.As(err, &se) {
-		return farm.Errorf(farm.EINVALID, "malformed JSON at byte %d: %v", se.Offset, se)
-	}
-	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-		return farm.Errorf(farm.EINVALID, "malformed JSON: unexpected end of the body")
-	}
-	return farm.Errorf(farm.EINVALID, "malformed JSON: %v", err)
-}
-
-// jsonKind names the JSON type of a token or raw value for messages.
-func jsonKind(v any) string {
-	switch t := v.(type) {
-	case json.Delim:
-		if t == '[' {
-			return "an array"
-		}
-		return "an object"
-	case json.RawMessage:
-		if len(t) == 0 {
-			return "nothing"
-		}
-		switch t[0] {
-		case '{':
-			return "an object"
-		case '[':
-			return "an array"
-		case '"':
-			return "a string"
-		case 't', 'f':
-			return "a boolean"
-		case 'n':
-			return "null"
-		default:
-			return "a number"
-		}
-	case string:
-		return "a string"
-	case bool:
-		return "a boolean"
-	case nil:
-		return "null"
-	default:
-		return "a number"
-	}
-}
-
-// animalFrom builds an animal from object members, checking each member's
-// type and name, then every field rule. All faults are reported at once.
-func animalFrom(ms []member, now time.Time) (*farm.Animal, error) {
-	var a farm.Animal
-	var errs []farm.FieldError
-	for _, m := range ms {
-		var dst *string
-		switch m.name {
-		case "id":
-			dst = &a.ID
-		case "species":
-			dst = &a.Species
-		case "sex":
-			dst = &a.Sex
-		case "name":
-			dst = &a.Name
-		case "dob":
-			dst = &a.DOB
-		default:
-			errs = append(errs, farm.FieldError{Field: m.name, Message: "is not a field of an animal (fields: id, species, sex, name, dob)"})
-			continue
-		}
-		if m.value[0] != '"' {
-			msg := "must be a string, not " + jsonKind(m.value)
-			if m.value[0] == 'n' {
-				msg = "must not be null (leave the field out instead)"
+		rawName := s.str()
+		name := unquote(rawName)
+		s.space()
+		s.i++ // ':'
+		s.space()
+		start := s.i
+		s.value()
+		value := s.b[start:s.i]
+		if r := farm.FieldRank(name); r < len(farm.Fields) {
+			if o.fields[r] != nil {
+				return nil, repeated(name)
 			}
-			errs = append(errs, farm.FieldError{Field: m.name, Message: msg})
+			o.fields[r] = value
 			continue
 		}
-		var s string
-		if err := json.Unmarshal(m.value, &s); err != nil {
-			errs = append(errs, farm.FieldError{Field: m.name, Message: "is not a valid JSON string"})
-			continue
+		// A member that is not a field: the body cannot be valid. Name the
+		// first few (a repeat among them is reported as one), count the rest.
+		if len(o.unknown) < farm.MaxFieldErrors {
+			if seenUnknown[name] {
+				return nil, repeated(name)
+			}
+			if seenUnknown == nil {
+				seenUnknown = map[string]bool{}
+			}
+			seenUnknown[name] = true
+			o.unknown = append(o.unknown, name)
+		} else {
+			o.moreUnknown++
 		}
-		if s == "" && (m.name == "name" || m.name == "dob") {
-			// An empty optional field would read as absent; say so instead.
-			errs = append(errs, farm.FieldError{Field: m.name, Message: "must not be empty (leave the field out instead)"})
-			continue
-		}
-		if s == "" {
-			errs = append(errs, farm.FieldError{Field: m.name, Message: "must not be empty"})
-			continue
-		}
-		*dst = s
 	}
-	if err := Animal(&a, now); err != nil {
-		var fe *farm.Error
-		errors.As(err, &fe)
+}
+
+func repeated(name string) error {
+	return &farm.Error{Code: farm.EINVALID,
+		Message: "member " + farm.Quote(name) + " appears more than once",
+		Fields:  []farm.FieldError{{Field: name, Message: "appears more than once"}}}
+}
+
+// malformed explains why body is not one JSON value, with the byte offset
+// where encoding/json found the fault. Decoding into a RawMessage only
+// scans: it builds nothing from the body.
+func malformed(body []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	var raw json.RawMessage
+	if err := dec.Decode(&raw); err != nil {
+		var se *json.SyntaxError
+		switch {
+		case errors.As(err, &se):
+			return farm.Errorf(farm.EINVALID, "malformed JSON at byte %d: %v", se.Offset, se)
+		case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
+			return farm.Errorf(farm.EINVALID, "malformed JSON: unexpected end of the body")
+		}
+		return farm.Errorf(farm.EINVALID, "malformed JSON: %v", err)
+	}
+	return farm.Errorf(farm.EINVALID, "malformed JSON: data after the %s", kindNoun(raw))
+}
+
+// scanner walks a body that json.Valid accepted.
+type scanner struct {
+	b []byte
+	i int
+}
+
+func (s *scanner) space() {
+	for s.i < len(s.b) {
+		switch s.b[s.i] {
+		case ' ', '\t', '\n', '\r':
+			s.i++
+		default:
+			return
+		}
+	}
+}
+
+// str returns the string token at s.i, quotes included.
+func (s *scanner) str() []byte {
+	start := s.i
+	s.i++
+	for s.b[s.i] != '"' {
+		if s.b[s.i] == '\\' {
+			s.i++
+		}
+		s.i++
+	}
+	s.i++
+	return s.b[start:s.i]
+}
+
+// value steps over the value at s.i.
+func (s *scanner) value() {
+	switch s.b[s.i] {
+	case '"':
+		s.str()
+	case '{', '[':
+		depth := 0
+		for {
+			switch s.b[s.i] {
+			case '"':
+				s.str()
+				continue
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+			}
+			s.i++
+			if depth == 0 {
+				return
+			}
+		}
+	default: // a number, true, false or null
+		for s.i < len(s.b) {
+			switch s.b[s.i] {
+			case ',', '}', ']', ' ', '\t', '\n', '\r':
+				return
+			}
+			s.i++
+		}
+	}
+}
+
+// unquote returns the text of a JSON string token.
+func unquote(raw []byte) string {
+	if bytes.IndexByte(raw, '\\') < 0 {
+		return string(raw[1 : len(raw)-1])
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		panic("validate: a string that json.Valid accepted does not decode: " + err.Error())
+	}
+	return s
+}
+
+// jsonKind names the JSON type of a raw value for messages.
+func jsonKind(v []byte) string {
+	if len(v) == 0 {
+		return "nothing"
+	}
+	switch v[0] {
+	case '{':
+		return "an object"
+	case '[':
+		return "an array"
+	case '"':
+		return "a string"
+	case 't', 'f':
+		return "a boolean"
+	case 'n':
+		return "null"
+	}
+	return "a number"
+}
+
+func kindNoun(v []byte) string {
+	k := jsonKind(bytes.TrimSpace(v))
+	if _, noun, ok := strings.Cut(k, " "); ok {
+		return noun
+	}
+	return k
+}
+
+// animalFrom builds an animal from an object's fields, checking each
+// member's type, then every field rule. All faults are reported at once
+// (up to farm.MaxFieldErrors).
+func animalFrom(o *object, now time.Time) (*farm.Animal, error) {
+	var a farm.Animal
+	dst := [len(farm.Fields)]*string{&a.ID, &a.Species, &a.Sex, &a.Name, &a.DOB}
+	var errs []farm.FieldError
+	var bad [len(farm.Fields)]bool
+	for r, v := range o.fields {
+		if v == nil {
+			continue
+		}
+		name := farm.Fields[r]
+		msg := ""
+		switch {
+		case v[0] == 'n':
+			msg = "must not be null (leave the field out instead)"
+		case v[0] != '"':
+			msg = "must be a string, not " + jsonKind(v)
+		case len(v) == 2 && (name == "name" || name == "dob"):
+			// An empty optional field would read as absent; say so instead.
+			msg = "must not be empty (leave the field out instead)"
+		case len(v) == 2:
+			msg = "must not be empty"
+		default:
+			*dst[r] = unquote(v)
+		}
+		if msg != "" {
+			errs = append(errs, farm.FieldError{Field: name, Message: msg})
+			bad[r] = true
+		}
+	}
+	var fe *farm.Error
+	if errors.As(a.Validate(now), &fe) {
 		for _, f := range fe.Fields {
-			if !slices.ContainsFunc(errs, func(e farm.FieldError) bool { return e.Field == f.Field }) {
+			if !bad[farm.FieldRank(f.Field)] {
 				errs = append(errs, f)
 			}
 		}
 	}
-	slices.SortStableFunc(errs, func(x, y farm.FieldError) int { return fieldRank(x.Field) - fieldRank(y.Field) })
-	if err := invalid("invalid animal", errs); err != nil {
+	// Field errors in the order of the fields, the unknown members last.
+	sortByField(errs)
+	for _, name := range o.unknown {
+		errs = append(errs, farm.FieldError{Field: name, Message: "is not a field of an animal (fields: id, species, sex, name, dob)"})
+	}
+	if err := farm.Invalid(farm.EINVALID, "invalid animal", errs, o.moreUnknown); err != nil {
 		return nil, err
 	}
 	return &a, nil
 }
 
+// sortByField orders field errors as farm.Fields lists the fields (an
+// insertion sort: there are at most five).
+func sortByField(errs []farm.FieldError) {
+	for i := 1; i < len(errs); i++ {
+		for j := i; j > 0 && farm.FieldRank(errs[j].Field) < farm.FieldRank(errs[j-1].Field); j-- {
+			errs[j], errs[j-1] = errs[j-1], errs[j]
+		}
+	}
+}
+
 // DecodeAnimal reads a request body as a whole animal record and checks it.
 // Errors are EINVALID *farm.Error values that name the fields at fault.
 func DecodeAnimal(body []byte, now time.Time) (*farm.Animal, error) {
-	ms, err := object(body)
+	o, err := readObject(body)
 	if err != nil {
 		return nil, err
 	}
-	return animalFrom(ms, now)
+	return animalFrom(o, now)
 }
 
 // Replacement reads a PUT body for the record id: a whole record whose id
 // may be left out, and if given must be id.
 func Replacement(id string, body []byte, now time.Time) (*farm.Animal, error) {
-	ms, err := object(body)
+	o, err := readObject(body)
 	if err != nil {
 		return nil, err
 	}
-	if !slices.ContainsFunc(ms, func(m member) bool { return m.name == "id" }) {
-		ms = append(ms, member{name: "id", value: mustJSON(id)})
+	if o.fields[0] == nil {
+		o.fields[0] = mustJSON(id)
 	}
-	a, err := animalFrom(ms, now)
+	a, err := animalFrom(o, now)
 	if err != nil {
 		return nil, err
 	}
 	if a.ID != id {
 		return nil, &farm.Error{Code: farm.EINVALID,
-			Message: fmt.Sprintf("invalid animal: id: %s does not match the URL's %s", quote(a.ID), quote(id)),
+			Message: "invalid animal: id: " + farm.Quote(a.ID) + " does not match the URL's " + farm.Quote(id),
 			Fields:  []farm.FieldError{{Field: "id", Message: "does not match the URL"}}}
 	}
 	return a, nil
 }
 
-func mustJSON(s string) json.RawMessage {
+func mustJSON(s string) []byte {
 	b, err := json.Marshal(s)
 	if err != nil {
 		panic(err) // a Go string always marshals

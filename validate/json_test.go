@@ -1,7 +1,7 @@
 package validate
 
 import (
-	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -56,7 +56,7 @@ func TestDecodeAnimalMalformed(t *testing.T) {
 		{"number", `1`, "not a number"},
 		{"bool", `true`, "not a boolean"},
 		{"null", `null`, "not null"},
-		{"huge number", `1e999`, "malformed"},
+		{"huge number", `1e999`, "not a number"},
 		{"unterminated", `{"id":"a"`, "end of the body"},
 		{"open brace", `{`, "end of the body"},
 		{"unterminated string", `{"id":"a`, "malformed"},
@@ -208,10 +208,10 @@ func TestDecodeAnimalWrongTypes(t *testing.T) {
 		{`{}`, "must be a string, not an object"},
 		{`{"a":"b"}`, "must be a string, not an object"},
 	}
-	for _, field := range fieldOrder {
+	for _, field := range farm.Fields {
 		for _, w := range wrong {
 			var parts []string
-			for _, f := range fieldOrder {
+			for _, f := range farm.Fields {
 				v := valid[f]
 				if f == field {
 					v = w.json
@@ -319,8 +319,35 @@ func TestJSONKind(t *testing.T) {
 		{`0.5`, "a number"},
 	}
 	for _, c := range cases {
-		if got := jsonKind(json.RawMessage(c.raw)); got != c.want {
+		if got := jsonKind([]byte(c.raw)); got != c.want {
 			t.Errorf("jsonKind(%s) = %q, want %q", c.raw, got, c.want)
 		}
 	}
+}
+
+// A body with a hundred thousand unknown members gets an error that names
+// the first farm.MaxFieldErrors and counts the rest: its size does not
+// follow the input's.
+func TestDecodeAnimalBoundedErrors(t *testing.T) {
+	var b strings.Builder
+	b.WriteString(`{"id":"a","species":"cow","sex":"male"`)
+	const n = 100000
+	for i := range n {
+		fmt.Fprintf(&b, `,"m%d":1`, i)
+	}
+	b.WriteString("}")
+	_, err := DecodeAnimal([]byte(b.String()), now)
+	fe := farmError(t, err)
+	if len(fe.Fields) != farm.MaxFieldErrors {
+		t.Errorf("%d field errors, want %d", len(fe.Fields), farm.MaxFieldErrors)
+	}
+	if want := fmt.Sprintf("and %d more", n-farm.MaxFieldErrors); !strings.HasSuffix(fe.Message, want) {
+		t.Errorf("message ends %q, want %q", fe.Message[max(0, len(fe.Message)-40):], want)
+	}
+	if len(fe.Message) > 4096 {
+		t.Errorf("message of %d bytes", len(fe.Message))
+	}
+	// Field errors come before the unknown members, whatever their order.
+	_, err = DecodeAnimal([]byte(`{"x1":1,"x2":2,"id":"a","species":"pig","sex":"male"}`), now)
+	wantFields(t, err, "species", "x1", "x2")
 }

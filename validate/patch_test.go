@@ -94,7 +94,7 @@ func TestMerge(t *testing.T) {
 			if *got != c.want {
 				t.Errorf("Merge(%+v, %s) = %+v, want %+v", c.cur, c.patch, *got, c.want)
 			}
-			if err := Animal(got, now); err != nil {
+			if err := got.Validate(now); err != nil {
 				t.Errorf("the result does not validate: %v", err)
 			}
 		})

@@ -1,4 +1,4 @@
-package validate
+package farm_test
 
 import (
 	"errors"
@@ -64,7 +64,7 @@ func wantFields(t *testing.T, err error, fields ...string) *farm.Error {
 func TestID(t *testing.T) {
 	ok := []string{
 		"a",
-		strings.Repeat("x", MaxIDLen),
+		strings.Repeat("x", farm.MaxIDLen),
 		"a.b",
 		"...",
 		".a",
@@ -78,16 +78,16 @@ func TestID(t *testing.T) {
 		"6f1c2b9e-6c1d-4b5e-9f0a-1d2e3f4a5b6c",
 	}
 	for _, id := range ok {
-		if err := ID(id); err != nil {
-			t.Errorf("ID(%q) = %v, want nil", id, err)
+		if err := farm.ValidateID(id); err != nil {
+			t.Errorf("ValidateID(%q) = %v, want nil", id, err)
 		}
 	}
 	// Every unreserved character on its own.
 	const unreservedChars = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.~"
 	for _, c := range unreservedChars {
 		id := "x" + string(c) + "x"
-		if err := ID(id); err != nil {
-			t.Errorf("ID(%q) = %v, want nil", id, err)
+		if err := farm.ValidateID(id); err != nil {
+			t.Errorf("ValidateID(%q) = %v, want nil", id, err)
 		}
 	}
 	bad := []struct {
@@ -95,7 +95,7 @@ func TestID(t *testing.T) {
 		want string // in the message
 	}{
 		{"", "empty"},
-		{strings.Repeat("x", MaxIDLen+1), "at most 128"},
+		{strings.Repeat("x", farm.MaxIDLen+1), "at most 128"},
 		{".", `"."`},
 		{"..", `".."`},
 		{"a/b", "'/'"},
@@ -117,13 +117,13 @@ func TestID(t *testing.T) {
 		{"\xff", "'\uFFFD'"},
 	}
 	for _, c := range bad {
-		err := ID(c.id)
+		err := farm.ValidateID(c.id)
 		if err == nil {
-			t.Errorf("ID(%q) = nil, want an error", c.id)
+			t.Errorf("ValidateID(%q) = nil, want an error", c.id)
 			continue
 		}
 		if !strings.Contains(err.Error(), c.want) {
-			t.Errorf("ID(%q) = %q, want it to mention %s", c.id, err, c.want)
+			t.Errorf("ValidateID(%q) = %q, want it to mention %s", c.id, err, c.want)
 		}
 	}
 	// Every ASCII character that is not unreserved.
@@ -131,8 +131,8 @@ func TestID(t *testing.T) {
 		if strings.ContainsRune(unreservedChars, rune(c)) {
 			continue
 		}
-		if err := ID("a" + string(rune(c))); err == nil {
-			t.Errorf("ID(%q) = nil, want an error", "a"+string(rune(c)))
+		if err := farm.ValidateID("a" + string(rune(c))); err == nil {
+			t.Errorf("ValidateID(%q) = nil, want an error", "a"+string(rune(c)))
 		}
 	}
 }
@@ -145,30 +145,30 @@ func TestSpeciesAndSex(t *testing.T) {
 		want    string
 		wantErr bool
 	}{
-		{Species, "species", "cow", "cow", false},
-		{Species, "species", "COW", "cow", false},
-		{Species, "species", "Cow", "cow", false},
-		{Species, "species", "chicken", "chicken", false},
-		{Species, "species", "ChIcKeN", "chicken", false},
-		{Species, "species", "chic\u212Aen", "", true}, // Kelvin sign
-		{Species, "species", "CHIC\u212AEN", "", true},
-		{Species, "species", "alien", "", true},
-		{Species, "species", "", "", true},
-		{Species, "species", " cow", "", true},
-		{Species, "species", "cow ", "", true},
-		{Species, "species", "cows", "", true},
-		{Species, "species", "female", "", true},
-		{Species, "species", "co\u0077", "cow", false},
-		{Species, "species", "c\u00f6w", "", true},
-		{Sex, "sex", "female", "female", false},
-		{Sex, "sex", "FEMALE", "female", false},
-		{Sex, "sex", "Male", "male", false},
-		{Sex, "sex", "male", "male", false},
-		{Sex, "sex", "cow", "", true},
-		{Sex, "sex", "f", "", true},
-		{Sex, "sex", "", "", true},
-		{Sex, "sex", "ma\u212Ale", "", true},
-		{Sex, "sex", "fem\u0430le", "", true}, // Cyrillic a
+		{farm.ParseSpecies, "species", "cow", "cow", false},
+		{farm.ParseSpecies, "species", "COW", "cow", false},
+		{farm.ParseSpecies, "species", "Cow", "cow", false},
+		{farm.ParseSpecies, "species", "chicken", "chicken", false},
+		{farm.ParseSpecies, "species", "ChIcKeN", "chicken", false},
+		{farm.ParseSpecies, "species", "chic\u212Aen", "", true}, // Kelvin sign
+		{farm.ParseSpecies, "species", "CHIC\u212AEN", "", true},
+		{farm.ParseSpecies, "species", "alien", "", true},
+		{farm.ParseSpecies, "species", "", "", true},
+		{farm.ParseSpecies, "species", " cow", "", true},
+		{farm.ParseSpecies, "species", "cow ", "", true},
+		{farm.ParseSpecies, "species", "cows", "", true},
+		{farm.ParseSpecies, "species", "female", "", true},
+		{farm.ParseSpecies, "species", "co\u0077", "cow", false},
+		{farm.ParseSpecies, "species", "c\u00f6w", "", true},
+		{farm.ParseSex, "sex", "female", "female", false},
+		{farm.ParseSex, "sex", "FEMALE", "female", false},
+		{farm.ParseSex, "sex", "Male", "male", false},
+		{farm.ParseSex, "sex", "male", "male", false},
+		{farm.ParseSex, "sex", "cow", "", true},
+		{farm.ParseSex, "sex", "f", "", true},
+		{farm.ParseSex, "sex", "", "", true},
+		{farm.ParseSex, "sex", "ma\u212Ale", "", true},
+		{farm.ParseSex, "sex", "fem\u0430le", "", true}, // Cyrillic a
 	}
 	for _, c := range cases {
 		got, err := c.fn(c.in)
@@ -185,12 +185,12 @@ func TestSpeciesAndSex(t *testing.T) {
 		}
 	}
 	// The message lists the allowed values.
-	_, err := Species("alien")
+	_, err := farm.ParseSpecies("alien")
 	if err == nil || !strings.Contains(err.Error(), "chicken, cow") || !strings.Contains(err.Error(), `"alien"`) {
 		t.Errorf("Species(alien) error = %v, want the allowed values and the value", err)
 	}
 	// A huge value is shortened in the message.
-	_, err = Sex(strings.Repeat("x", 10000))
+	_, err = farm.ParseSex(strings.Repeat("x", 10000))
 	if err == nil || len(err.Error()) > 200 {
 		t.Errorf("Sex(10000 x) error = %q, want a short message", err)
 	}
@@ -201,16 +201,16 @@ func TestName(t *testing.T) {
 		"a",
 		"Bessie",
 		"Bessie the 2nd",
-		strings.Repeat("x", MaxNameLen),
-		strings.Repeat("é", MaxNameLen), // 400 bytes, 200 characters
-		strings.Repeat("🐄", MaxNameLen),
+		strings.Repeat("x", farm.MaxNameLen),
+		strings.Repeat("é", farm.MaxNameLen), // 400 bytes, 200 characters
+		strings.Repeat("🐄", farm.MaxNameLen),
 		"Ünïcödé",
 		" leading and trailing spaces ",
 		"tab-free",
 		"\u2028", // a line separator is not a control character
 	}
 	for _, s := range ok {
-		if err := Name(s); err != nil {
+		if err := farm.ValidateName(s); err != nil {
 			t.Errorf("Name(%q) = %v, want nil", s, err)
 		}
 	}
@@ -219,9 +219,9 @@ func TestName(t *testing.T) {
 		want string
 	}{
 		{"", "empty"},
-		{strings.Repeat("x", MaxNameLen+1), "at most 200"},
-		{strings.Repeat("é", MaxNameLen+1), "at most 200"},
-		{strings.Repeat("🐄", MaxNameLen+1), "not 201"},
+		{strings.Repeat("x", farm.MaxNameLen+1), "at most 200"},
+		{strings.Repeat("é", farm.MaxNameLen+1), "at most 200"},
+		{strings.Repeat("🐄", farm.MaxNameLen+1), "not 201"},
 		{"a\x00b", "U+0000"},
 		{"a\nb", "U+000A"},
 		{"a\tb", "U+0009"},
@@ -234,7 +234,7 @@ func TestName(t *testing.T) {
 		{"a\xffb", "UTF-8"},
 	}
 	for _, c := range bad {
-		err := Name(c.in)
+		err := farm.ValidateName(c.in)
 		if err == nil {
 			t.Errorf("Name(%q) = nil, want an error", c.in)
 			continue
@@ -260,7 +260,7 @@ func TestDOB(t *testing.T) {
 		"2024-04-30",
 	}
 	for _, s := range ok {
-		if err := DOB(s, now); err != nil {
+		if err := farm.ValidateDOB(s, now); err != nil {
 			t.Errorf("DOB(%q) = %v, want nil", s, err)
 		}
 	}
@@ -298,7 +298,7 @@ func TestDOB(t *testing.T) {
 		{"abcdefghij", "YYYY-MM-DD"},
 	}
 	for _, c := range bad {
-		err := DOB(c.in, now)
+		err := farm.ValidateDOB(c.in, now)
 		if err == nil {
 			t.Errorf("DOB(%q) = nil, want an error", c.in)
 			continue
@@ -329,7 +329,7 @@ func TestDOBJudgedInUTC(t *testing.T) {
 		{time.Date(2024, 6, 16, 0, 0, 0, 0, time.UTC), "2024-06-16", false},
 	}
 	for _, c := range cases {
-		err := DOB(c.dob, c.now)
+		err := farm.ValidateDOB(c.dob, c.now)
 		if (err != nil) != c.wantErr {
 			t.Errorf("DOB(%q, %v) = %v, want error: %v", c.dob, c.now, err, c.wantErr)
 		}
@@ -364,7 +364,7 @@ func TestAnimal(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			a := c.in
-			err := Animal(&a, now)
+			err := a.Validate(now)
 			if c.fields != nil {
 				fe := wantFields(t, err, c.fields...)
 				if !strings.HasPrefix(fe.Message, "invalid animal: ") {
@@ -373,17 +373,17 @@ func TestAnimal(t *testing.T) {
 				return
 			}
 			if err != nil {
-				t.Fatalf("Animal(%+v) = %v, want nil", c.in, err)
+				t.Fatalf("Validate(%+v) = %v, want nil", c.in, err)
 			}
 			if a != c.want {
-				t.Errorf("Animal(%+v) left %+v, want %+v", c.in, a, c.want)
+				t.Errorf("Validate(%+v) left %+v, want %+v", c.in, a, c.want)
 			}
 		})
 	}
 }
 
 func TestAnimalRequiredMessages(t *testing.T) {
-	err := Animal(&farm.Animal{}, now)
+	err := (&farm.Animal{}).Validate(now)
 	fe := wantFields(t, err, "id", "species", "sex")
 	for _, f := range fe.Fields {
 		if f.Message != "is required" {
@@ -397,12 +397,12 @@ func TestAnimalRequiredMessages(t *testing.T) {
 }
 
 func TestQuoteShortens(t *testing.T) {
-	if got := quote("abc"); got != `"abc"` {
-		t.Errorf("quote(abc) = %s", got)
+	if got := farm.Quote("abc"); got != `"abc"` {
+		t.Errorf("farm.Quote(abc) = %s", got)
 	}
 	long := strings.Repeat("é", 100)
-	got := quote(long)
+	got := farm.Quote(long)
 	if want := `"` + strings.Repeat("é", 40) + `…"`; got != want {
-		t.Errorf("quote(100 é) = %s, want %s", got, want)
+		t.Errorf("farm.Quote(100 é) = %s, want %s", got, want)
 	}
 }

@@ -1,11 +1,14 @@
-package validate
+package http
 
 import (
+	"errors"
+	"fmt"
 	"net/url"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/farmhq/farm"
 )
@@ -13,36 +16,36 @@ import (
 func TestListOK(t *testing.T) {
 	cases := []struct {
 		query string
-		want  ListQuery
+		want  listQuery
 	}{
-		{"", ListQuery{Page: 1, PerPage: 10}},
-		{"&", ListQuery{Page: 1, PerPage: 10}},
-		{"page=1", ListQuery{Page: 1, PerPage: 10}},
-		{"page=2", ListQuery{Page: 2, PerPage: 10}},
-		{"page=01", ListQuery{Page: 1, PerPage: 10}},
-		{"per_page=1", ListQuery{Page: 1, PerPage: 1}},
-		{"per_page=1000", ListQuery{Page: 1, PerPage: 1000}},
-		{"per_page=10&page=3", ListQuery{Page: 3, PerPage: 10}},
-		{"page=" + strconv.Itoa(maxInt()), ListQuery{Page: maxInt(), PerPage: 10}},
-		{"species=cow", ListQuery{Filter: farm.AnimalFilter{Species: "cow"}, Page: 1, PerPage: 10}},
-		{"species=COW", ListQuery{Filter: farm.AnimalFilter{Species: "cow"}, Page: 1, PerPage: 10}},
-		{"species=Chicken&sex=FEMALE", ListQuery{Filter: farm.AnimalFilter{Species: "chicken", Sex: "female"}, Page: 1, PerPage: 10}},
-		{"name=Bessie+the+2nd", ListQuery{Filter: farm.AnimalFilter{Name: "Bessie the 2nd"}, Page: 1, PerPage: 10}},
-		{"name=B%C3%A9a%2B%26", ListQuery{Filter: farm.AnimalFilter{Name: "Béa+&"}, Page: 1, PerPage: 10}},
-		{"dob=2020-02-29", ListQuery{Filter: farm.AnimalFilter{DOB: "2020-02-29"}, Page: 1, PerPage: 10}},
-		{"dob=2024-06-15", ListQuery{Filter: farm.AnimalFilter{DOB: "2024-06-15"}, Page: 1, PerPage: 10}},
+		{"", listQuery{Page: 1, PerPage: 10}},
+		{"&", listQuery{Page: 1, PerPage: 10}},
+		{"page=1", listQuery{Page: 1, PerPage: 10}},
+		{"page=2", listQuery{Page: 2, PerPage: 10}},
+		{"page=01", listQuery{Page: 1, PerPage: 10}},
+		{"per_page=1", listQuery{Page: 1, PerPage: 1}},
+		{"per_page=1000", listQuery{Page: 1, PerPage: 1000}},
+		{"per_page=10&page=3", listQuery{Page: 3, PerPage: 10}},
+		{"page=" + strconv.Itoa(maxInt()), listQuery{Page: maxInt(), PerPage: 10}},
+		{"species=cow", listQuery{Filter: farm.AnimalFilter{Species: "cow"}, Page: 1, PerPage: 10}},
+		{"species=COW", listQuery{Filter: farm.AnimalFilter{Species: "cow"}, Page: 1, PerPage: 10}},
+		{"species=Chicken&sex=FEMALE", listQuery{Filter: farm.AnimalFilter{Species: "chicken", Sex: "female"}, Page: 1, PerPage: 10}},
+		{"name=Bessie+the+2nd", listQuery{Filter: farm.AnimalFilter{Name: "Bessie the 2nd"}, Page: 1, PerPage: 10}},
+		{"name=B%C3%A9a%2B%26", listQuery{Filter: farm.AnimalFilter{Name: "Béa+&"}, Page: 1, PerPage: 10}},
+		{"dob=2020-02-29", listQuery{Filter: farm.AnimalFilter{DOB: "2020-02-29"}, Page: 1, PerPage: 10}},
+		{"dob=2024-06-15", listQuery{Filter: farm.AnimalFilter{DOB: "2024-06-15"}, Page: 1, PerPage: 10}},
 		{"species=cow&sex=male&name=x&dob=2020-01-01&page=5&per_page=50",
-			ListQuery{Filter: farm.AnimalFilter{Species: "cow", Sex: "male", Name: "x", DOB: "2020-01-01"}, Page: 5, PerPage: 50}},
-		{"%73pecies=cow", ListQuery{Filter: farm.AnimalFilter{Species: "cow"}, Page: 1, PerPage: 10}},
+			listQuery{Filter: farm.AnimalFilter{Species: "cow", Sex: "male", Name: "x", DOB: "2020-01-01"}, Page: 5, PerPage: 50}},
+		{"%73pecies=cow", listQuery{Filter: farm.AnimalFilter{Species: "cow"}, Page: 1, PerPage: 10}},
 	}
 	for _, c := range cases {
-		got, err := List(c.query, now)
+		got, err := parseList(c.query, listNow)
 		if err != nil {
-			t.Errorf("List(%q) = %v", c.query, err)
+			t.Errorf("parseList(%q) = %v", c.query, err)
 			continue
 		}
 		if got != c.want {
-			t.Errorf("List(%q) = %+v, want %+v", c.query, got, c.want)
+			t.Errorf("parseList(%q) = %+v, want %+v", c.query, got, c.want)
 		}
 	}
 }
@@ -109,41 +112,44 @@ func TestListErrors(t *testing.T) {
 			[]string{"species", "dob", "page", "per_page", "aaa", "zzz"}, "invalid listing arguments: "},
 	}
 	for _, c := range cases {
-		got, err := List(c.query, now)
+		got, err := parseList(c.query, listNow)
 		var fe *farm.Error
 		if len(c.fields) > 1 {
 			// Known arguments come in link order; where unknown ones go
 			// is not part of the contract.
-			fe = farmError(t, err)
+			fe = argError(t, err)
 			gotFields := fieldNames(fe)
 			if !slices.Equal(sorted(gotFields), sorted(c.fields)) {
-				t.Errorf("List(%q): fields %q, want %q in any order", c.query, gotFields, c.fields)
+				t.Errorf("parseList(%q): fields %q, want %q in any order", c.query, gotFields, c.fields)
 			}
 			known := slices.DeleteFunc(gotFields, func(f string) bool { return !slices.Contains(listArgs[:], f) })
 			if want := []string{"species", "dob", "page", "per_page"}; !slices.Equal(known, want) {
-				t.Errorf("List(%q): known fields %q, want %q", c.query, known, want)
+				t.Errorf("parseList(%q): known fields %q, want %q", c.query, known, want)
 			}
 		} else {
-			fe = wantFields(t, err, c.fields...)
+			if err == nil {
+				t.Fatalf("parseList(%q) = nil error", c.query)
+			}
+			fe = wantArgs(t, err, c.fields...)
 		}
 		if !strings.Contains(fe.Message, c.want) {
-			t.Errorf("List(%q): message %q does not contain %q", c.query, fe.Message, c.want)
+			t.Errorf("parseList(%q): message %q does not contain %q", c.query, fe.Message, c.want)
 		}
-		if want := (ListQuery{Page: 1, PerPage: DefaultPerPage}); got != want {
-			t.Errorf("List(%q) returned %+v with its error, want %+v", c.query, got, want)
+		if want := (listQuery{Page: 1, PerPage: DefaultPerPage}); got != want {
+			t.Errorf("parseList(%q) returned %+v with its error, want %+v", c.query, got, want)
 		}
 	}
 }
 
 func TestListMalformedQuery(t *testing.T) {
 	for _, q := range []string{"page=%zz", "%zz=1", "name=%", "name=%4", "page=1;per_page=2", "species=cow&name=%G0"} {
-		got, err := List(q, now)
-		fe := farmError(t, err)
+		got, err := parseList(q, listNow)
+		fe := argError(t, err)
 		if !strings.Contains(fe.Message, "malformed query string") {
-			t.Errorf("List(%q): message %q", q, fe.Message)
+			t.Errorf("parseList(%q): message %q", q, fe.Message)
 		}
-		if want := (ListQuery{Page: 1, PerPage: DefaultPerPage}); got != want {
-			t.Errorf("List(%q) returned %+v with its error", q, got)
+		if want := (listQuery{Page: 1, PerPage: DefaultPerPage}); got != want {
+			t.Errorf("parseList(%q) returned %+v with its error", q, got)
 		}
 	}
 }
@@ -179,48 +185,48 @@ func TestWholeNumber(t *testing.T) {
 
 func TestListQueryEncode(t *testing.T) {
 	cases := []struct {
-		q    ListQuery
+		q    listQuery
 		page int
 		want string
 	}{
-		{ListQuery{Page: 1, PerPage: 10}, 1, "page=1&per_page=10"},
-		{ListQuery{Page: 1, PerPage: 10}, 7, "page=7&per_page=10"},
-		{ListQuery{Page: 3, PerPage: 1000}, 2, "page=2&per_page=1000"},
-		{ListQuery{Filter: farm.AnimalFilter{Species: "cow"}, Page: 1, PerPage: 5}, 2, "species=cow&page=2&per_page=5"},
-		{ListQuery{Filter: farm.AnimalFilter{Species: "cow", Sex: "female", Name: "B&b =x", DOB: "2020-01-01"}, Page: 1, PerPage: 5}, 3,
+		{listQuery{Page: 1, PerPage: 10}, 1, "page=1&per_page=10"},
+		{listQuery{Page: 1, PerPage: 10}, 7, "page=7&per_page=10"},
+		{listQuery{Page: 3, PerPage: 1000}, 2, "page=2&per_page=1000"},
+		{listQuery{Filter: farm.AnimalFilter{Species: "cow"}, Page: 1, PerPage: 5}, 2, "species=cow&page=2&per_page=5"},
+		{listQuery{Filter: farm.AnimalFilter{Species: "cow", Sex: "female", Name: "B&b =x", DOB: "2020-01-01"}, Page: 1, PerPage: 5}, 3,
 			"dob=2020-01-01&name=B%26b+%3Dx&sex=female&species=cow&page=3&per_page=5"},
-		{ListQuery{Filter: farm.AnimalFilter{Name: "Béa+"}, Page: 1, PerPage: 10}, 1, "name=B%C3%A9a%2B&page=1&per_page=10"},
+		{listQuery{Filter: farm.AnimalFilter{Name: "Béa+"}, Page: 1, PerPage: 10}, 1, "name=B%C3%A9a%2B&page=1&per_page=10"},
 	}
 	for _, c := range cases {
-		if got := c.q.Encode(c.page, ""); got != c.want {
-			t.Errorf("%+v.Encode(%d) = %q, want %q", c.q, c.page, got, c.want)
+		if got := c.q.encode(c.page, ""); got != c.want {
+			t.Errorf("%+v.encode(%d) = %q, want %q", c.q, c.page, got, c.want)
 		}
 	}
-	q := ListQuery{Filter: farm.AnimalFilter{Sex: "male"}, Page: 1, PerPage: 5}
-	if got := q.Encode(2, Cursor("after", "a.b~c")); got != "sex=male&page=2&per_page=5&after=a.b~c" {
+	q := listQuery{Filter: farm.AnimalFilter{Sex: "male"}, Page: 1, PerPage: 5}
+	if got := q.encode(2, cursorArg("after", "a.b~c")); got != "sex=male&page=2&per_page=5&after=a.b~c" {
 		t.Errorf("with a cursor: %q", got)
 	}
 }
 
 func TestListCursors(t *testing.T) {
-	q, err := List("page=2&after=cow-9", now)
+	q, err := parseList("page=2&after=cow-9", listNow)
 	if err != nil || q.After != "cow-9" || q.Before != "" || q.Page != 2 {
 		t.Errorf("after: %+v %v", q, err)
 	}
-	q, err = List("before=x_1", now)
+	q, err = parseList("before=x_1", listNow)
 	if err != nil || q.Before != "x_1" {
 		t.Errorf("before: %+v %v", q, err)
 	}
 	for _, bad := range []string{"after=a/b", "before=", "after=a&before=b", "after=..", "after=a&after=b"} {
-		if _, err := List(bad, now); err == nil {
-			t.Errorf("List(%q): no error", bad)
+		if _, err := parseList(bad, listNow); err == nil {
+			t.Errorf("parseList(%q): no error", bad)
 		}
 	}
 }
 
 // What Encode writes, List reads back to the same query on that page.
 func TestListQueryEncodeRoundTrip(t *testing.T) {
-	qs := []ListQuery{
+	qs := []listQuery{
 		{Page: 1, PerPage: 10},
 		{Filter: farm.AnimalFilter{Species: "chicken", Sex: "male"}, Page: 4, PerPage: 1000},
 		{Filter: farm.AnimalFilter{Name: "a&b=c+d %e/f?g#h", DOB: "2020-02-29"}, Page: 2, PerPage: 1},
@@ -228,7 +234,7 @@ func TestListQueryEncodeRoundTrip(t *testing.T) {
 	}
 	for _, q := range qs {
 		for _, page := range []int{1, 2, 100} {
-			s := q.Encode(page, "")
+			s := q.encode(page, "")
 			v, err := url.ParseQuery(s)
 			if err != nil {
 				t.Fatalf("Encode wrote %q, which does not parse: %v", s, err)
@@ -236,15 +242,59 @@ func TestListQueryEncodeRoundTrip(t *testing.T) {
 			if !strings.HasSuffix(s, "page="+strconv.Itoa(page)+"&per_page="+strconv.Itoa(q.PerPage)) {
 				t.Errorf("Encode wrote %q: paging is not last", s)
 			}
-			got, err := List(s, now)
+			got, err := parseList(s, listNow)
 			if err != nil {
-				t.Fatalf("List(%q) = %v", s, err)
+				t.Fatalf("parseList(%q) = %v", s, err)
 			}
 			want := q
 			want.Page = page
 			if got != want {
-				t.Errorf("List(%q) = %+v, want %+v (values %v)", s, got, want, v)
+				t.Errorf("parseList(%q) = %+v, want %+v (values %v)", s, got, want, v)
 			}
 		}
 	}
 }
+
+// argError asserts that err is an EINVALIDARG *farm.Error with a message.
+func argError(t *testing.T, err error) *farm.Error {
+	t.Helper()
+	var fe *farm.Error
+	if !errors.As(err, &fe) || fe.Code != farm.EINVALIDARG || fe.Message == "" {
+		t.Fatalf("error %#v, want an EINVALIDARG *farm.Error with a message", err)
+	}
+	return fe
+}
+
+func fieldNames(e *farm.Error) []string {
+	out := make([]string, len(e.Fields))
+	for i, f := range e.Fields {
+		out[i] = f.Field
+	}
+	return out
+}
+
+// wantArgs asserts that err names exactly the arguments fields, in order.
+func wantArgs(t *testing.T, err error, fields ...string) *farm.Error {
+	t.Helper()
+	fe := argError(t, err)
+	if got := fieldNames(fe); !slices.Equal(got, fields) {
+		t.Fatalf("error fields = %q, want %q (message %q)", got, fields, fe.Message)
+	}
+	return fe
+}
+
+// A query string with thousands of unknown arguments gets a short error.
+func TestListBoundedErrors(t *testing.T) {
+	var b strings.Builder
+	for i := range 1700 {
+		fmt.Fprintf(&b, "x%d=1&", i)
+	}
+	_, err := parseList(b.String(), listNow)
+	fe := argError(t, err)
+	if len(fe.Fields) != farm.MaxFieldErrors || !strings.HasSuffix(fe.Message, "and 1680 more") || len(fe.Message) > 4096 {
+		t.Errorf("%d fields, message of %d bytes ending %q", len(fe.Fields), len(fe.Message), fe.Message[max(0, len(fe.Message)-30):])
+	}
+}
+
+// listNow is the clock of the listing tests: dob may not be after 2024-06-15.
+var listNow = time.Date(2024, 6, 15, 12, 0, 0, 0, time.UTC)
