@@ -203,10 +203,10 @@ func TestClientErrors(t *testing.T) {
 
 func TestConfigCommand(t *testing.T) {
 	dir := t.TempDir()
-	cfg := writeConfig(t, dir, "FARM_PORT=4321", "COUCHDB_URL='http://admin:hunter2@db:5984'", "API_TOKEN='abc'", "MY_KEY=7")
+	cfg := writeConfig(t, dir, "FARM_PORT=4321", "COUCHDB_URL='http://admin:hunter2@db:5984'", "API_TOKEN='abc'", "MY_KEY=7", "MY_NUMBER=8")
 	r := farmIn(t, "", []string{"FARM_IF=0.0.0.0"}, "-c", cfg, "config").ok(t)
 	v := decode[map[string]any](t, r.stdout)
-	if v["FARM_PORT"] != 4321.0 || v["FARM_IF"] != "0.0.0.0" || v["COUCHDB_URL"] != "http://admin:***@db:5984" || v["API_TOKEN"] != "***" || v["MY_KEY"] != 7.0 {
+	if v["FARM_PORT"] != 4321.0 || v["FARM_IF"] != "0.0.0.0" || v["COUCHDB_URL"] != "http://admin:***@db:5984" || v["API_TOKEN"] != "***" || v["MY_KEY"] != "***" || v["MY_NUMBER"] != 8.0 {
 		t.Errorf("config: %v", v)
 	}
 	if strings.Contains(r.stdout, "hunter2") || !strings.Contains(r.stderr, "MY_KEY") {
