@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -29,17 +28,7 @@ const testVersion = "2031.01.02"
 
 var farmBin string
 
-func TestMain(m *testing.M) {
-	bin, cleanup, err := testbed.BuildFarm(testVersion)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	farmBin = bin
-	code := m.Run()
-	cleanup()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testbed.Main(m, testVersion, &farmBin) }
 
 // server is a running `farm start`.
 type server struct {

@@ -37,17 +37,7 @@ type stack struct {
 
 var farmBin string
 
-func TestMain(m *testing.M) {
-	bin, cleanup, err := testbed.BuildFarm("2031.01.02")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	farmBin = bin
-	code := m.Run()
-	cleanup()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testbed.Main(m, "2031.01.02", &farmBin) }
 
 func copyTree(t *testing.T, src, dst string) {
 	t.Helper()

@@ -1,7 +1,6 @@
 package http
 
 import (
-	"errors"
 	"fmt"
 	"net/url"
 	"slices"
@@ -11,6 +10,7 @@ import (
 	"time"
 
 	"github.com/farmhq/farm"
+	"github.com/farmhq/farm/internal/farmtest"
 )
 
 func TestListOK(t *testing.T) {
@@ -118,7 +118,7 @@ func TestListErrors(t *testing.T) {
 			// Known arguments come in link order; where unknown ones go
 			// is not part of the contract.
 			fe = argError(t, err)
-			gotFields := fieldNames(fe)
+			gotFields := farmtest.FieldNames(fe)
 			if !slices.Equal(sorted(gotFields), sorted(c.fields)) {
 				t.Errorf("parseList(%q): fields %q, want %q in any order", c.query, gotFields, c.fields)
 			}
@@ -255,32 +255,14 @@ func TestListQueryEncodeRoundTrip(t *testing.T) {
 	}
 }
 
-// argError asserts that err is an EINVALIDARG *farm.Error with a message.
 func argError(t *testing.T, err error) *farm.Error {
 	t.Helper()
-	var fe *farm.Error
-	if !errors.As(err, &fe) || fe.Code != farm.EINVALIDARG || fe.Message == "" {
-		t.Fatalf("error %#v, want an EINVALIDARG *farm.Error with a message", err)
-	}
-	return fe
+	return farmtest.Error(t, err, farm.EINVALIDARG)
 }
 
-func fieldNames(e *farm.Error) []string {
-	out := make([]string, len(e.Fields))
-	for i, f := range e.Fields {
-		out[i] = f.Field
-	}
-	return out
-}
-
-// wantArgs asserts that err names exactly the arguments fields, in order.
 func wantArgs(t *testing.T, err error, fields ...string) *farm.Error {
 	t.Helper()
-	fe := argError(t, err)
-	if got := fieldNames(fe); !slices.Equal(got, fields) {
-		t.Fatalf("error fields = %q, want %q (message %q)", got, fields, fe.Message)
-	}
-	return fe
+	return farmtest.Fields(t, err, farm.EINVALIDARG, fields...)
 }
 
 // A query string with thousands of unknown arguments gets a short error.

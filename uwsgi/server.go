@@ -357,7 +357,7 @@ func NewRequest(ctx context.Context, p *Packet, body io.ReadCloser) (*http.Reque
 		req.Body = http.NoBody
 	}
 	if addr := get("REMOTE_ADDR"); addr != "" {
-		req.RemoteAddr = net.JoinHostPort(addr, cmp(get("REMOTE_PORT"), "0"))
+		req.RemoteAddr = net.JoinHostPort(addr, orDefault(get("REMOTE_PORT"), "0"))
 	}
 	if tls {
 		req.TLS = &cryptotls.ConnectionState{HandshakeComplete: true}
@@ -386,7 +386,8 @@ func hasPort(host string) bool {
 	return strings.Contains(host, ":")
 }
 
-func cmp(v, def string) string {
+// orDefault is v, or def when v is empty.
+func orDefault(v, def string) string {
 	if v == "" {
 		return def
 	}

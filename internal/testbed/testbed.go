@@ -20,23 +20,27 @@ import (
 	"time"
 )
 
-// BuildFarm builds cmd/farm with version stamped, into a new temporary
-// folder, for a TestMain. It returns the binary and a function that
-// removes it.
-func BuildFarm(version string) (bin string, cleanup func(), err error) {
+// Main is the TestMain of packages that run the farm binary: it builds
+// cmd/farm with version stamped into a temporary folder, sets *bin to it,
+// runs the tests and removes it.
+func Main(m *testing.M, version string, bin *string) {
 	dir, err := os.MkdirTemp("", "farm-bin")
 	if err != nil {
-		return "", nil, err
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
 	}
-	bin = filepath.Join(dir, "farm")
-	build := exec.Command("go", "build", "-o", bin,
+	*bin = filepath.Join(dir, "farm")
+	build := exec.Command("go", "build", "-o", *bin,
 		"-ldflags", "-X github.com/farmhq/farm.version="+version, "github.com/farmhq/farm/cmd/farm")
 	build.Stdout, build.Stderr = os.Stdout, os.Stderr
 	if err := build.Run(); err != nil {
 		os.RemoveAll(dir)
-		return "", nil, fmt.Errorf("building farm: %w", err)
+		fmt.Fprintln(os.Stderr, "building farm:", err)
+		os.Exit(1)
 	}
-	return bin, func() { os.RemoveAll(dir) }, nil
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
 }
 
 // FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
