@@ -93,11 +93,18 @@ type Error struct {
 	Code    string
 	Message string
 	Fields  []FieldError
+	// Err is the cause, for the log; clients see Message alone.
+	Err error
 }
 
 func (e *Error) Error() string {
+	if e.Err != nil {
+		return e.Message + ": " + e.Err.Error()
+	}
 	return e.Message
 }
+
+func (e *Error) Unwrap() error { return e.Err }
 
 // Errorf returns an *Error with the code and a formatted message.
 func Errorf(code, format string, args ...any) *Error {

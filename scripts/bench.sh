@@ -1,68 +1,265 @@
 #!/usr/bin/env bash
-# Measure farm's throughput on each production path, in one run, on this
-# machine: direct HTTP to one farm, NGINX with uwsgi to the instances, and
-# NGINX with HTTP over unix sockets (kept-alive) to the same instances.
-# Needs wrk (apt-get install wrk). Prints a Markdown table for
-# docs/benchmarks.md.
+# Measure farm against this machine's ceilings, in one run, and print one
+# table of ratios (Markdown, for docs/benchmarks.md).
 #
-#   scripts/bench.sh [DURATION] [CONNECTIONS]     defaults: 10s 32
-set -euo pipefail
+#   scripts/bench.sh [-d DURATION] [-r ROUNDS] [-o FILE]
+#       -d  length of each measurement (default 5s)
+#       -r  rounds: each measurement is taken this many times, ceilings
+#           and farm in turn, and the median kept (default 3)
+#       -o  also write the table to FILE
+#
+# Ceilings: a bare net/http server answering a constant JSON body; NGINX
+# answering by itself; a bare uwsgi responder and a bare net/http server on
+# unix sockets, each behind farm's own generated NGINX configuration (the
+# same file, its upstream sockets swapped) and behind a minimal one; the
+# disk's rate of one O_DSYNC 4 KiB write at a time. farm: one instance on
+# HTTP directly, and the production stack (farm_start.sh, 2 instances, the
+# default SQLite store) through NGINX on each transport: GET _about, GET
+# animal/{id}, a page of 100 whole records, POST, PATCH with If-Match, and
+# a 90/10 read/write mix. Then two instances writing one database (24
+# connections on one, 8 on the other), and one instance of two frozen
+# (SIGSTOP) for 10 s under GET load through NGINX.
+#
+# Everything runs at once, idle but for what is measured, so that ceilings
+# and farm share one machine state; the rounds interleave them, so that a
+# machine that drifts moves both. Load: wrk, 1 thread, 32 connections. The
+# ceiling programs and wrk scripts are in internal/bench/. Needs wrk and
+# nginx (installed when missing). Not part of the test suite: run it on a
+# quiet machine.
+set -Eeuo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
-duration=${1:-10s}
-conns=${2:-32}
-apt_install wrk nginx bc
+duration=5s rounds=3 out=""
+while getopts d:r:o:h opt; do
+  case $opt in
+    d) duration=$OPTARG ;;
+    r) rounds=$OPTARG ;;
+    o) out=$OPTARG ;;
+    *) sed -n '2,/^set -/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+  esac
+done
+conns=32
+apt_install wrk nginx
 build_farm
 
 work=$(mktemp -d /tmp/farm-bench.XXXXXX)
 chmod 755 "$work"
-trap 'cleanup' EXIT
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+pids=()
+nginxes=()
+stacks=()
 cleanup() {
   set +e
-  (cd "$work/stack" && ./farm_stop.sh >/dev/null 2>&1)
-  [ -n "${direct:-}" ] && kill "$direct" 2>/dev/null && wait "$direct" 2>/dev/null
-  [ -n "${nginx2:-}" ] && kill -QUIT "$(cat "$work/stack/logs/nginx_http.pid")" 2>/dev/null
+  for n in "${nginxes[@]}"; do "$NGINX" -p "${n%%|*}" -c "${n#*|}" -s stop 2>/dev/null; done
+  for p in "${pids[@]}"; do kill -CONT "$p" 2>/dev/null; kill "$p" 2>/dev/null; done
+  for s in "${stacks[@]}"; do (cd "$s" && ./farm_stop.sh >/dev/null 2>&1); done
+  wait 2>/dev/null
   rm -rf "$work"
 }
+trap cleanup EXIT
 
-# A copy of the deployment, so this never touches logs/ here.
-mkdir -p "$work/stack/logs" "$work/sock"
-chmod 755 "$work/sock"
-cp -r farm_start.sh farm_stop.sh scripts conf static "$work/stack/"
+go build -o "$work/ceiling" ./internal/bench/ceiling
+go build -o "$work/seed" ./internal/bench/seed
 cp bin/farm "$work/farm"
-export FARM_BIN="$work/farm" FARM_SOCKET_DIR="$work/sock" FARM_INSTANCES=2
-export FARM_PORT_NGINX=48441 FARM_METRICS_PORT=48400
-(cd "$work/stack" && ./farm_start.sh >/dev/null)
+FARM="$work/farm"
+LUA=$PWD/internal/bench/wrk
+mkdir -p "$work/ceil" "$work/logs" "$work/tmp" "$work/results" "$work/data"
+chmod 755 "$work/ceil"
+export FARM_BIN="$FARM"
 
-# A second NGINX, on the same instances, through their HTTP sockets.
-(cd "$work/stack" && FARM_TRANSPORT=http FARM_PORT_NGINX=48442 bash -c '
-  . scripts/stack.sh; stack_init; LOGS=logs; write_nginx_conf
-  sed -i "s#logs/nginx.pid#logs/nginx_http.pid#; s#logs/nginx_access.log#logs/nginx_http_access.log#" logs/nginx.conf
-  mv logs/nginx.conf logs/nginx_http.conf
-  "$NGINX" -p "$PWD" -e logs/nginx_http_error.log -c logs/nginx_http.conf')
-nginx2=yes
-# Direct HTTP: one more farm on the same database.
-(cd "$work/stack" && FARM_PORT=48443 FARM_IF=127.0.0.1 UWSGI_SOCKET= HTTP_SOCKET= METRICS_ADDR= \
-  exec "$FARM_BIN" -c conf/farm_uwsgi.cfg start >"$work/direct.log" 2>&1) &
-direct=$!
-for port in 48441 48442 48443; do
-  for _ in $(seq 100); do "$FARM_BIN" get "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
-done
-"$FARM_BIN" post http://127.0.0.1:48443/api/v1/animal '{"id": "bench", "species": "cow", "sex": "female", "name": "Bench"}' >/dev/null
-for i in $(seq 1 50); do
-  "$FARM_BIN" post http://127.0.0.1:48443/api/v1/animal "{\"id\": \"b$i\", \"species\": \"chicken\", \"sex\": \"male\"}" >/dev/null
-done
-
-rps() { # url -> requests/s
-  wrk -t2 -c"$conns" -d"$duration" "$1" | awk '/Requests\/sec/ {print $2} /Non-2xx/ {print "ERRORS " $0 > "/dev/stderr"}'
+# wait_up URL: until it answers.
+wait_up() {
+  for _ in $(seq 200); do
+    "$FARM" get "$1" >/dev/null 2>&1 && return 0
+    sleep 0.05
+  done
+  die "$1 does not answer"
 }
-printf 'machine: %s cores, %s, %s; wrk -t2 -c%s -d%s\n\n' "$(nproc)" "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)" "$(uname -sr)" "$conns" "$duration"
-printf '| path | GET one record (req/s) | GET a page of 10 (req/s) |\n|---|---|---|\n'
-base_one=""; base_list=""
-for p in "direct HTTP to one farm:48443" "NGINX, uwsgi on unix sockets, 2 instances:48441" "NGINX, HTTP on unix sockets (keepalive), 2 instances:48442"; do
-  name=${p%:*}; port=${p##*:}
-  one=$(rps "http://127.0.0.1:$port/api/v1/animal/bench")
-  list=$(rps "http://127.0.0.1:$port/api/v1/animal?per_page=10&page=2")
-  [ -n "$base_one" ] || { base_one=$one; base_list=$list; }
-  printf '| %s | %s (%.2f×) | %s (%.2f×) |\n' "$name" "$one" "$(echo "$one / $base_one" | bc -l)" "$list" "$(echo "$list / $base_list" | bc -l)"
+
+# run NAME URL [wrk arguments...]: runs wrk once, appends "rps p99ms
+# errors" to $work/results/NAME.
+run() {
+  local name=$1 url=$2
+  shift 2
+  wrk -t1 -c"$conns" -d"$duration" --latency "$url" "$@" >"$work/results/$name.out" 2>&1 || true
+  awk '
+    function ms(v) {
+      if (v ~ /us$/) return v / 1000
+      if (v ~ /ms$/) return v + 0
+      if (v ~ /s$/) return v * 1000
+      return v
+    }
+    /^ +99%/ { p99 = ms($2) }
+    /Requests\/sec/ { rps = $2 }
+    /Non-2xx/ { errors += $NF }
+    /Socket errors/ { for (i = 3; i <= NF; i++) { gsub(",", "", $i); if ($i ~ /^[0-9]+$/) errors += $i } }
+    END { printf "%.0f %.2f %d\n", rps, p99, errors }
+  ' "$work/results/$name.out" >>"$work/results/$name"
+  say "  $name: $(tail -n1 "$work/results/$name") (req/s, p99 ms, errors)"
+}
+# val NAME [FIELD]: the median of its runs (field 1: req/s, 2: p99, 3: errors).
+val() { cut -d' ' -f"${2:-1}" "$work/results/$1" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+
+# nginx_run NAME CONF: an NGINX on the configuration text CONF.
+nginx_run() {
+  local conf="$work/$1.conf"
+  printf '%s\n' "$2" >"$conf"
+  "$NGINX" -p "$work" -e "$work/logs/$1.error.log" -c "$conf"
+  nginxes+=("$work|$conf")
+}
+
+# minimal PORT NAME uwsgi|http: the least NGINX configuration that passes
+# requests to the two ceiling sockets of the transport.
+minimal() {
+  local up pass
+  if [ "$3" = uwsgi ]; then
+    up="server unix:$work/ceil/farm_1.socket; server unix:$work/ceil/farm_2.socket;"
+    pass="include /etc/nginx/uwsgi_params; uwsgi_pass up;"
+  else
+    up="server unix:$work/ceil/farm_http_1.socket; server unix:$work/ceil/farm_http_2.socket; keepalive 64;"
+    pass='proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection "";'
+  fi
+  nginx_run "$2" "pid $work/logs/$2.pid; events {}
+http { access_log off; client_body_temp_path tmp; proxy_temp_path tmp; uwsgi_temp_path tmp;
+  upstream up { $up }
+  server { listen 127.0.0.1:$1; location / { $pass } } }"
+}
+
+# deployment NAME: a copy of the deployment, so that this never touches
+# logs/ or data/ here; every copy shares one database.
+deployment() {
+  local d="$work/$1"
+  mkdir -p "$d"
+  cp -r farm_start.sh farm_stop.sh scripts conf static "$d/"
+  sed -i "s#^SQLITE_PATH = .*#SQLITE_PATH = '$work/data/farm.db'#" "$d/conf/farm_uwsgi.cfg"
+  printf '%s' "$d"
+}
+
+say "== starting the ceilings, NGINX configurations and farm"
+"$work/ceiling" dsync "$work/data" 3s >"$work/results/dsync"
+say "  disk: $(cat "$work/results/dsync") O_DSYNC 4 KiB writes/s"
+"$work/ceiling" http 127.0.0.1:48501 & pids+=($!)
+"$work/ceiling" uwsgi "$work/ceil/farm_1.socket" "$work/ceil/farm_2.socket" & pids+=($!)
+"$work/ceiling" http-unix "$work/ceil/farm_http_1.socket" "$work/ceil/farm_http_2.socket" & pids+=($!)
+nginx_run nginx_alone "pid $work/logs/nginx_alone.pid; events {}
+http { access_log off; server { listen 127.0.0.1:48502;
+  location / { default_type application/json; return 200 '{\"name\":\"farm\",\"version\":\"2026.12.02\"}'; } } }"
+minimal 48503 min_uwsgi uwsgi
+minimal 48504 min_http http
+# farm's own configuration, as farm_start.sh writes it, on the ceilings'
+# sockets.
+ceilstack=$(deployment ceilstack)
+for t in uwsgi:48505 http:48506; do
+  (cd "$ceilstack" && FARM_TRANSPORT=${t%:*} FARM_PORT_NGINX=${t#*:} FARM_SOCKET_DIR="$work/ceil" bash -c '
+    . scripts/stack.sh; stack_init; write_nginx_conf') >/dev/null
+  sed "s#logs/nginx\([_.a-z]*\)#logs/farmconf_${t%:*}\1#g" "$ceilstack/logs/nginx.conf" >"$work/farmconf_${t%:*}.conf"
+  mkdir -p "$ceilstack/logs/farmconf_${t%:*}_tmp"
+  "$NGINX" -p "$ceilstack" -e "$ceilstack/logs/farmconf.error.log" -c "$work/farmconf_${t%:*}.conf"
+  nginxes+=("$ceilstack|$work/farmconf_${t%:*}.conf")
 done
+# farm directly: one instance, HTTP on TCP, the production configuration.
+direct=$(deployment direct)
+(cd "$direct" && FARM_PORT=48510 FARM_IF=127.0.0.1 UWSGI_SOCKET= HTTP_SOCKET= METRICS_ADDR=127.0.0.1:48511 \
+  exec "$FARM" -c conf/farm_uwsgi.cfg start >"$work/logs/direct.log" 2>&1) & pids+=($!)
+wait_up http://127.0.0.1:48511/readyz
+# The production stacks, one a transport.
+for t in uwsgi:48520:48600 http:48521:48610; do
+  s=$(deployment "stack_${t%%:*}")
+  mkdir -p "$work/sock_${t%%:*}"
+  chmod 755 "$work/sock_${t%%:*}"
+  (cd "$s" && FARM_TRANSPORT=${t%%:*} FARM_PORT_NGINX=$(cut -d: -f2 <<<"$t") FARM_METRICS_PORT=${t##*:} \
+    FARM_SOCKET_DIR="$work/sock_${t%%:*}" ./farm_start.sh >/dev/null)
+  stacks+=("$s")
+done
+wait_up http://127.0.0.1:48505/api/v1/_about
+wait_up http://127.0.0.1:48506/api/v1/_about
+"$work/seed" http://127.0.0.1:48510 bench 1000
+
+ceiling_urls=(
+  bare_http=http://127.0.0.1:48501/api/v1/_about
+  nginx_alone=http://127.0.0.1:48502/api/v1/_about
+  min_uwsgi=http://127.0.0.1:48503/api/v1/_about
+  min_http=http://127.0.0.1:48504/api/v1/_about
+  farmconf_uwsgi=http://127.0.0.1:48505/api/v1/_about
+  farmconf_http=http://127.0.0.1:48506/api/v1/_about
+)
+farms=(direct=http://127.0.0.1:48510 stack_uwsgi=http://127.0.0.1:48520 stack_http=http://127.0.0.1:48521)
+for r in $(seq "$rounds"); do
+  say "== round $r of $rounds"
+  for c in "${ceiling_urls[@]}"; do run "${c%%=*}" "${c#*=}"; done
+  for f in "${farms[@]}"; do
+    name=${f%%=*} base=${f#*=}
+    run "${name}_about" "$base/api/v1/_about"
+    run "${name}_get" "$base/api/v1/animal/bench-1"
+    run "${name}_page100" "$base/api/v1/animal?per_page=100&fields=all"
+    run "${name}_post" "$base/api/v1/animal" -s "$LUA/post.lua" -- "${name}$r"
+    run "${name}_patch" "$base/api/v1/animal" -s "$LUA/patch.lua" -- bench 256
+    run "${name}_mix" "$base/api/v1/animal" -s "$LUA/mix.lua" -- bench 1000 "${name}mix$r"
+  done
+done
+
+say "== one instance of two frozen (SIGSTOP) for 10 s, GET load through NGINX (uwsgi)"
+frozen=$(cat "$work/stack_uwsgi/logs/farm_1.pid")
+(sleep 3; kill -STOP "$frozen"; sleep 10; kill -CONT "$frozen") & freezer=$!
+duration=16s run frozen http://127.0.0.1:48520/api/v1/animal/bench-1 --timeout 30s
+wait "$freezer"
+
+say "== two instances writing one database: A with 24 connections, B with 8"
+for x in A:48530 B:48532; do
+  (cd "$direct" && FARM_PORT=${x#*:} FARM_IF=127.0.0.1 UWSGI_SOCKET= HTTP_SOCKET= METRICS_ADDR=127.0.0.1:$((${x#*:} + 1)) \
+    exec "$FARM" -c conf/farm_uwsgi.cfg start >"$work/logs/two_${x%:*}.log" 2>&1) & pids+=($!)
+done
+wait_up http://127.0.0.1:48531/readyz
+wait_up http://127.0.0.1:48533/readyz
+conns=24 run two_A http://127.0.0.1:48530/api/v1/animal -s "$LUA/post.lua" --timeout 30s -- twoA & wa=$!
+conns=8 run two_B http://127.0.0.1:48532/api/v1/animal -s "$LUA/post.lua" --timeout 30s -- twoB & wb=$!
+wait "$wa" "$wb"
+
+# The table.
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
+row() { # measure, value, unit, against, its value, target
+  local r ok
+  r=$(ratio "$2" "$5")
+  ok=$(awk -v r="$r" -v t="$6" 'BEGIN { if (t == "") print ""; else if (r + 0 >= t + 0) print "yes"; else print "**no**" }')
+  printf '| %s | %s %s | %s: %s | %s | %s | %s |\n' "$1" "$2" "$3" "$4" "$5" "$r" "${6:+≥ $6}" "$ok"
+}
+table() {
+  printf 'machine: %s cores, %s, %s, %s; disk %s O_DSYNC writes/s; wrk -t1 -c%s -d%s, median of %s rounds\n\n' "$(nproc)" \
+    "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)" "$(uname -sr)" "$(go env GOVERSION)" \
+    "$(cat "$work/results/dsync")" "$conns" "$duration" "$rounds"
+  printf '| measure | farm | against | ratio | target | met |\n|---|---|---|---|---|---|\n'
+  row "direct: GET _about" "$(val direct_about)" req/s "bare net/http" "$(val bare_http)" 0.85
+  row "direct: GET animal/{id}" "$(val direct_get)" req/s "bare net/http" "$(val bare_http)" 0.70
+  for t in uwsgi http; do
+    row "NGINX $t, 2 instances: GET _about" "$(val stack_${t}_about)" req/s "bare $t behind farm's NGINX config" "$(val farmconf_$t)" 0.80
+    row "NGINX $t, 2 instances: GET animal/{id}" "$(val stack_${t}_get)" req/s "bare $t behind farm's NGINX config" "$(val farmconf_$t)" 0.65
+  done
+  for t in uwsgi http; do
+    row "farm's NGINX config, $t" "$(val farmconf_$t)" req/s "minimal NGINX config, $t" "$(val min_$t)" 0.90
+  done
+  for t in uwsgi http; do
+    row "NGINX $t, 2 instances: POST animal" "$(val stack_${t}_post)" req/s "one instance alone, direct" "$(val direct_post)" 0.90
+    row "NGINX $t, 2 instances: POST animal" "$(val stack_${t}_post)" req/s "disk, one O_DSYNC write at a time" "$(cat "$work/results/dsync")" 1.0
+  done
+  local a b
+  a=$(val two_A) b=$(val two_B)
+  row "two instances, one file: B's share of the writes (8 of 32 connections)" "$b" req/s "A + B" "$((a + b))" 0.25
+  printf '\n| workload | direct | NGINX uwsgi | NGINX http |\n|---|---|---|---|\n'
+  for w in about:"GET _about" get:"GET animal/{id}" page100:"GET a page of 100 whole records" post:"POST animal" \
+    patch:"PATCH animal/{id} with If-Match" mix:"90% GET animal/{id}, 10% POST"; do
+    printf '| %s |' "${w#*:}"
+    for p in direct stack_uwsgi stack_http; do
+      printf ' %s req/s, p99 %s ms%s |' "$(val "${p}_${w%%:*}")" "$(val "${p}_${w%%:*}" 2)" \
+        "$(e=$(val "${p}_${w%%:*}" 3); [ "$e" = 0 ] || printf ', **%s errors**' "$e")"
+    done
+    printf '\n'
+  done
+  printf '\n| ceiling | req/s |\n|---|---|\n'
+  for c in "${ceiling_urls[@]}"; do printf '| %s | %s |\n' "${c%%=*}" "$(val "${c%%=*}")"; done
+  printf '\n| test | req/s | p99 | errors and timeouts | target |\n|---|---|---|---|---|\n'
+  printf '| two instances, one file: A (24 connections) | %s | %s ms | %s | p99 ≤ 100 ms, no errors |\n' "$a" "$(val two_A 2)" "$(val two_A 3)"
+  printf '| two instances, one file: B (8 connections) | %s | %s ms | %s | p99 ≤ 100 ms, no errors |\n' "$b" "$(val two_B 2)" "$(val two_B 3)"
+  printf '| one of two instances frozen 10 s, GET through NGINX | %s | %s ms | %s | p99 < 1 s, no errors |\n' "$(val frozen)" "$(val frozen 2)" "$(val frozen 3)"
+}
+printf '\n'
+if [ -n "$out" ]; then table | tee "$out"; else table; fi

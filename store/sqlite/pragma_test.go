@@ -27,13 +27,16 @@ func TestDurabilitySettings(t *testing.T) {
 		{"read", "PRAGMA synchronous", "2"},
 		{"write", "PRAGMA busy_timeout", "10000"},
 		{"read", "PRAGMA busy_timeout", "10000"},
+		{"write", "PRAGMA temp_store", "2"}, // MEMORY: statement journals cost no file writes
 	} {
-		db := s.read
-		if c.pool == "write" {
-			db = s.write
-		}
 		var got string
-		if err := db.QueryRowContext(ctx, c.q).Scan(&got); err != nil {
+		var err error
+		if c.pool == "write" {
+			err = s.writer.c.conn.QueryRowContext(ctx, c.q).Scan(&got)
+		} else {
+			err = s.read.QueryRowContext(ctx, c.q).Scan(&got)
+		}
+		if err != nil {
 			t.Fatal(err)
 		}
 		if got != c.want {

@@ -3,292 +3,259 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"errors"
-	"slices"
-	"strings"
+	"sort"
+	"sync"
 
 	"github.com/farmhq/farm"
+	"github.com/farmhq/farm/store"
 )
 
-// Rank buckets make page N of a listing as cheap as page 1.
+// The rank index makes page N of a large listing cost about what page 1
+// does. SQLite's B-trees do not count their subtrees, so "OFFSET 500000"
+// steps over half a million index entries. Instead each instance keeps, in
+// memory, for each listing that was asked for a deep page, the ids cut into
+// buckets of about RankBucket records: bucket i holds the records from
+// lo[i] up to lo[i+1]. The record at rank r is then found by adding up
+// bucket sizes (a few thousand integers for a million records) and
+// stepping over at most a bucket's worth of index entries.
 //
-// SQLite's B-trees do not count their subtrees, so "LIMIT 10 OFFSET 100000"
-// steps over 100 000 index entries. Instead, for every partition of the
-// collection that a listing can ask for (all animals, one species, one sex,
-// one species and sex), the ids are cut into buckets of contiguous ids,
-// each of about BucketSize records: a row (part, lo, n) says that n
-// records of the partition have ids from lo up to the next bucket's lo.
-// Finding the record at rank r walks the (few) bucket rows to the one that
-// holds r, then steps at most 2*BucketSize index entries inside it. Writes
-// keep the counts, splitting a bucket that grows past 2*BucketSize and
-// merging one that shrinks below BucketSize/4 into its neighbour.
-// part_count holds each partition's total, so counting reads one row.
-//
-// Filters on name or dob are not partitions (one per value would cost a
-// bucket update per write for each): their index gives the matches in id
-// order, and such sets are small.
+// The buckets are not written by the writes: the index follows the change
+// log, applying every change to the listings it holds before it answers,
+// inside the listing's own read transaction, so that it agrees with the
+// snapshot the page is read from. A listing's buckets are built the first
+// time one of its deep pages is asked for (one pass over its ids), and a
+// bucket that grew past four times its size is cut again when a page
+// lands in it. At most maxRankParts listings are kept, the least recently
+// used dropped first.
 
-// part is one partition of the collection; empty fields do not restrict.
-type part struct{ species, sex string }
+const maxRankParts = 64
 
-func (p part) key() string {
-	switch {
-	case p.species != "" && p.sex != "":
-		return "species=" + p.species + "&sex=" + p.sex
-	case p.species != "":
-		return "species=" + p.species
-	case p.sex != "":
-		return "sex=" + p.sex
-	}
-	return ""
+type rankIndex struct {
+	bucket int
+
+	mu      sync.Mutex
+	applied int64 // the change log is applied up to here
+	parts   map[farm.AnimalFilter]*rankPart
+	clock   int64
 }
 
-// where is the SQL condition selecting the partition's records, ready to
-// be followed by "AND".
-func (p part) where() (string, []any) {
-	switch {
-	case p.species != "" && p.sex != "":
-		return "species = ? AND sex = ? AND ", []any{p.species, p.sex}
-	case p.species != "":
-		return "species = ? AND ", []any{p.species}
-	case p.sex != "":
-		return "sex = ? AND ", []any{p.sex}
-	}
-	return "", nil
+type rankPart struct {
+	lo   []string // lo[0] is "", below every id
+	n    []int
+	used int64
 }
 
-// parts lists the partitions a record belongs to.
-func parts(a *farm.Animal) []part {
-	return []part{{}, {species: a.Species}, {sex: a.Sex}, {species: a.Species, sex: a.Sex}}
+func newRankIndex(bucket int, applied int64) *rankIndex {
+	return &rankIndex{bucket: bucket, applied: applied, parts: map[farm.AnimalFilter]*rankPart{}}
 }
 
-// bucketOf returns the bucket that holds id in partition key.
-func bucketOf(ctx context.Context, tx *sql.Tx, key, id string) (lo string, n int, err error) {
-	err = tx.QueryRowContext(ctx, "SELECT lo, n FROM rank_bucket WHERE part = ? AND lo <= ? ORDER BY lo DESC LIMIT 1", key, id).Scan(&lo, &n)
-	return lo, n, err
-}
-
-func addCount(ctx context.Context, tx *sql.Tx, key string, d int) error {
-	_, err := tx.ExecContext(ctx, "INSERT INTO part_count (part, n) VALUES (?, ?) ON CONFLICT (part) DO UPDATE SET n = n + excluded.n", key, d)
-	return err
-}
-
-// rankInsert counts id, already written to animal, into partition p.
-func (s *Store) rankInsert(ctx context.Context, tx *sql.Tx, p part, id string) error {
-	key := p.key()
-	if err := addCount(ctx, tx, key, 1); err != nil {
-		return err
+// seek finds where the record at rank offset of f's listing is: the lo of
+// its bucket and how many records of the listing from lo on come before
+// it. ok is false when the offset is shallow (reading from the start is
+// as cheap) or the index cannot help.
+func (r *rankIndex) seek(ctx context.Context, s *Store, tx *sql.Tx, f farm.AnimalFilter, offset, total int) (lo string, skip int, ok bool) {
+	if offset < 4*r.bucket || offset >= total {
+		return "", 0, false
 	}
-	lo, n, err := bucketOf(ctx, tx, key, id)
-	if errors.Is(err, sql.ErrNoRows) { // the partition's first record
-		_, err = tx.ExecContext(ctx, "INSERT INTO rank_bucket (part, lo, n) VALUES (?, '', 1)", key)
-		return err
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := r.catchUp(ctx, tx); err != nil {
+		return "", 0, false
 	}
-	if err != nil {
-		return err
-	}
-	n++
-	if n <= 2*s.bucket {
-		_, err = tx.ExecContext(ctx, "UPDATE rank_bucket SET n = ? WHERE part = ? AND lo = ?", n, key, lo)
-		return err
-	}
-	// Split at the middle record of the bucket.
-	half := n / 2
-	cond, args := p.where()
-	var mid string
-	if err := tx.QueryRowContext(ctx, "SELECT id FROM animal WHERE "+cond+"id >= ? ORDER BY id LIMIT 1 OFFSET ?",
-		append(args, lo, half)...).Scan(&mid); err != nil {
-		return err
-	}
-	if _, err := tx.ExecContext(ctx, "UPDATE rank_bucket SET n = ? WHERE part = ? AND lo = ?", half, key, lo); err != nil {
-		return err
-	}
-	_, err = tx.ExecContext(ctx, "INSERT INTO rank_bucket (part, lo, n) VALUES (?, ?, ?)", key, mid, n-half)
-	return err
-}
-
-// rankDelete uncounts id from partition p.
-func (s *Store) rankDelete(ctx context.Context, tx *sql.Tx, p part, id string) error {
-	key := p.key()
-	if err := addCount(ctx, tx, key, -1); err != nil {
-		return err
-	}
-	lo, n, err := bucketOf(ctx, tx, key, id)
-	if err != nil {
-		return err
-	}
-	n--
-	if lo != "" && n < s.bucket/4+1 {
-		// Merge into the previous bucket when the two fit in one.
-		var plo string
-		var pn int
-		if err := tx.QueryRowContext(ctx, "SELECT lo, n FROM rank_bucket WHERE part = ? AND lo < ? ORDER BY lo DESC LIMIT 1", key, lo).Scan(&plo, &pn); err != nil {
-			return err
+	p := r.parts[f]
+	if p == nil {
+		var err error
+		if p, err = r.build(ctx, s, tx, f, "", ""); err != nil {
+			return "", 0, false
 		}
-		if pn+n <= 2*s.bucket {
-			if _, err := tx.ExecContext(ctx, "DELETE FROM rank_bucket WHERE part = ? AND lo = ?", key, lo); err != nil {
-				return err
+		r.keep(f, p)
+	}
+	r.clock++
+	p.used = r.clock
+	before := 0
+	for i := range p.n {
+		if offset < before+p.n[i] {
+			if p.n[i] > 4*r.bucket {
+				// Cut the bucket again, and look once more.
+				hi := ""
+				if i+1 < len(p.lo) {
+					hi = p.lo[i+1]
+				}
+				sub, err := r.build(ctx, s, tx, f, p.lo[i], hi)
+				if err != nil {
+					return "", 0, false
+				}
+				p.lo = append(p.lo[:i], append(sub.lo, p.lo[i+1:]...)...)
+				p.n = append(p.n[:i], append(sub.n, p.n[i+1:]...)...)
+				return r.locate(p, offset)
 			}
-			_, err = tx.ExecContext(ctx, "UPDATE rank_bucket SET n = ? WHERE part = ? AND lo = ?", pn+n, key, plo)
-			return err
+			return p.lo[i], offset - before, true
 		}
+		before += p.n[i]
 	}
-	_, err = tx.ExecContext(ctx, "UPDATE rank_bucket SET n = ? WHERE part = ? AND lo = ?", n, key, lo)
-	return err
+	return "", 0, false // the buckets do not add up to the count: read from the start
 }
 
-// rankMove moves a record between partitions when a replace changed its
-// species or sex.
-func (s *Store) rankMove(ctx context.Context, tx *sql.Tx, from, to *farm.Animal) error {
-	old, next := parts(from), parts(to)
-	for i := range old {
-		if old[i] == next[i] {
-			continue
+func (r *rankIndex) locate(p *rankPart, offset int) (string, int, bool) {
+	before := 0
+	for i := range p.n {
+		if offset < before+p.n[i] {
+			return p.lo[i], offset - before, true
 		}
-		if err := s.rankDelete(ctx, tx, old[i], from.ID); err != nil {
-			return err
-		}
-		if err := s.rankInsert(ctx, tx, next[i], to.ID); err != nil {
-			return err
-		}
+		before += p.n[i]
 	}
-	return nil
+	return "", 0, false
 }
 
-// list serves ListAnimals inside a read transaction.
-func (s *Store) list(ctx context.Context, tx *sql.Tx, f farm.AnimalFilter, pg farm.Page) ([]*farm.Animal, int, error) {
-	out := []*farm.Animal{}
-	if f.Name != "" || f.DOB != "" {
-		return s.listByIndex(ctx, tx, f, pg)
+// keep adds a listing's buckets, dropping the least recently used past
+// maxRankParts.
+func (r *rankIndex) keep(f farm.AnimalFilter, p *rankPart) {
+	if len(r.parts) >= maxRankParts {
+		var oldest farm.AnimalFilter
+		first := true
+		for k, q := range r.parts {
+			if first || q.used < r.parts[oldest].used {
+				oldest, first = k, false
+			}
+		}
+		delete(r.parts, oldest)
 	}
-	p := part{species: f.Species, sex: f.Sex}
-	key := p.key()
-	var total int
-	if err := tx.QueryRowContext(ctx, "SELECT n FROM part_count WHERE part = ?", key).Scan(&total); err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return nil, 0, err
-	}
-	cond, args := p.where()
-	if pg.After != "" || pg.Before != "" {
-		out, err := cursor(ctx, tx, cond, args, pg)
-		return out, total, err
-	}
-	if pg.Offset >= total || pg.Limit <= 0 {
-		return out, total, nil
-	}
-	lo, skip, err := s.seek(ctx, tx, key, pg.Offset, total)
-	if err != nil {
-		return nil, 0, err
-	}
-	rows, err := tx.QueryContext(ctx, "SELECT "+animalColumns+" FROM animal WHERE "+cond+"id >= ? ORDER BY id LIMIT ? OFFSET ?",
-		append(args, lo, pg.Limit, skip)...)
-	if err != nil {
-		return nil, 0, err
-	}
-	out, err = collect(rows, out)
-	return out, total, err
+	r.parts[f] = p
 }
 
-// cursor reads the page right after pg.After or right before pg.Before,
-// from the index that serves cond ("... AND " form): a seek, whatever the
-// depth.
-func cursor(ctx context.Context, tx *sql.Tx, cond string, args []any, pg farm.Page) ([]*farm.Animal, error) {
-	out := []*farm.Animal{}
-	if pg.Limit <= 0 {
-		return out, nil
+// build cuts the ids of f's listing from lo (inclusive) to hi (exclusive,
+// "" for no end) into buckets. The first bucket starts at lo itself.
+func (r *rankIndex) build(ctx context.Context, s *Store, tx *sql.Tx, f farm.AnimalFilter, lo, hi string) (*rankPart, error) {
+	p := &rankPart{lo: []string{lo}, n: []int{0}}
+	filtered := f != (farm.AnimalFilter{})
+	ks := [][2]string{{}}
+	if filtered {
+		ks = kinds(f)
 	}
-	q, id := "id > ? ORDER BY id", pg.After
-	if pg.After == "" {
-		q, id = "id < ? ORDER BY id DESC", pg.Before
+	q := "SELECT id FROM animal"
+	if filtered {
+		q = rangeQuery(f, true, "from", false)
+		q = "SELECT id" + q[len("SELECT "+animalColumns):]
+	} else {
+		q += " WHERE id >= ? ORDER BY id LIMIT ?"
 	}
-	rows, err := tx.QueryContext(ctx, "SELECT "+animalColumns+" FROM animal WHERE "+cond+q+" LIMIT ?", append(args, id, pg.Limit)...)
+	st, err := s.stmts.get(ctx, q)
 	if err != nil {
 		return nil, err
 	}
-	out, err = collect(rows, out)
-	if pg.After == "" {
-		slices.Reverse(out)
-	}
-	return out, err
-}
-
-// seek finds the bucket holding rank offset: its lo, and how many records
-// of it come before that rank. It walks from whichever end is nearer.
-func (s *Store) seek(ctx context.Context, tx *sql.Tx, key string, offset, total int) (string, int, error) {
-	backward := offset >= total/2
-	q := "SELECT lo, n FROM rank_bucket WHERE part = ? ORDER BY lo"
-	if backward {
-		q += " DESC"
-	}
-	rows, err := tx.QueryContext(ctx, q, key)
-	if err != nil {
-		return "", 0, err
-	}
-	defer rows.Close()
-	before := 0 // records before the current bucket (walking forward) or from it on (backward)
-	if backward {
-		before = total
-	}
-	for rows.Next() {
-		var lo string
-		var n int
-		if err := rows.Scan(&lo, &n); err != nil {
-			return "", 0, err
-		}
-		if backward {
-			before -= n
-			if before <= offset {
-				return lo, offset - before, rows.Close()
-			}
-		} else {
-			if offset < before+n {
-				return lo, offset - before, rows.Close()
-			}
-			before += n
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return "", 0, err
-	}
-	return "", 0, farm.Errorf(farm.EINTERNAL, "rank buckets of %q do not add up to %d", key, total)
-}
-
-// listByIndex serves filters on name or dob from their index.
-func (s *Store) listByIndex(ctx context.Context, tx *sql.Tx, f farm.AnimalFilter, pg farm.Page) ([]*farm.Animal, int, error) {
-	cond, args := "", []any{}
-	for _, c := range []struct{ col, v string }{{"species", f.Species}, {"sex", f.Sex}, {"name", f.Name}, {"dob", f.DOB}} {
-		if c.v != "" {
-			cond += c.col + " = ? AND "
-			args = append(args, c.v)
-		}
-	}
-	var total int
-	if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM animal WHERE "+strings.TrimSuffix(cond, " AND "), args...).Scan(&total); err != nil {
-		return nil, 0, err
-	}
-	if pg.After != "" || pg.Before != "" {
-		out, err := cursor(ctx, tx, cond, args, pg)
-		return out, total, err
-	}
-	out := []*farm.Animal{}
-	if pg.Offset >= total || pg.Limit <= 0 {
-		return out, total, nil
-	}
-	rows, err := tx.QueryContext(ctx, "SELECT "+animalColumns+" FROM animal WHERE "+cond+"1 ORDER BY id LIMIT ? OFFSET ?", append(args, pg.Limit, pg.Offset)...)
-	if err != nil {
-		return nil, 0, err
-	}
-	out, err = collect(rows, out)
-	return out, total, err
-}
-
-func collect(rows *sql.Rows, out []*farm.Animal) ([]*farm.Animal, error) {
-	defer rows.Close()
-	for rows.Next() {
-		a, err := scanAnimal(rows)
+	st = tx.StmtContext(ctx, st)
+	defer st.Close()
+	ranges := make([][]string, len(ks))
+	for i, k := range ks {
+		rows, err := st.QueryContext(ctx, rangeArgs(f, k, filtered, "from", lo, -1, 0)...)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, a)
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			if hi != "" && id >= hi {
+				break
+			}
+			ranges[i] = append(ranges[i], id)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
 	}
-	return out, rows.Err()
+	// Merge the ranges' ids, cutting a bucket every r.bucket of them.
+	for {
+		best := -1
+		for i, ids := range ranges {
+			if len(ids) > 0 && (best < 0 || ids[0] < ranges[best][0]) {
+				best = i
+			}
+		}
+		if best < 0 {
+			return p, nil
+		}
+		id := ranges[best][0]
+		ranges[best] = ranges[best][1:]
+		if p.n[len(p.n)-1] == r.bucket {
+			p.lo = append(p.lo, id)
+			p.n = append(p.n, 0)
+		}
+		p.n[len(p.n)-1]++
+	}
+}
+
+// catchUp applies the changes the listing's snapshot holds and the index
+// does not; a gap in the log drops every listing's buckets.
+func (r *rankIndex) catchUp(ctx context.Context, tx *sql.Tx) error {
+	var last sql.NullInt64
+	if err := tx.QueryRowContext(ctx, "SELECT max(seq) FROM change").Scan(&last); err != nil {
+		return err
+	}
+	if !last.Valid || last.Int64 <= r.applied {
+		return nil
+	}
+	if len(r.parts) == 0 {
+		r.applied = last.Int64
+		return nil
+	}
+	rows, err := tx.QueryContext(ctx, "SELECT seq, kind, id, species, sex, name, dob, was FROM change WHERE seq > ? AND seq <= ? ORDER BY seq", r.applied, last.Int64)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	expect := r.applied + 1
+	for rows.Next() {
+		var seq int64
+		var kind int
+		var a farm.Animal
+		var name, dob, was sql.NullString
+		if err := rows.Scan(&seq, &kind, &a.ID, &a.Species, &a.Sex, &name, &dob, &was); err != nil {
+			return err
+		}
+		if seq != expect {
+			clear(r.parts) // dropped from the log: start over
+			break
+		}
+		expect++
+		a.Name, a.DOB = name.String, dob.String
+		for f, p := range r.parts {
+			switch {
+			case kind == changeCreated:
+				if store.Match(f, &a) {
+					p.add(a.ID, 1)
+				}
+			case kind == changeDeleted:
+				if store.Match(f, &a) {
+					p.add(a.ID, -1)
+				}
+			case was.Valid:
+				old := decodeFields(was.String)
+				in, wasIn := store.Match(f, &a), store.Match(f, old)
+				if in && !wasIn {
+					p.add(a.ID, 1)
+				} else if wasIn && !in {
+					p.add(a.ID, -1)
+				}
+			}
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	r.applied = last.Int64
+	return nil
+}
+
+// add counts id in (d = 1) or out of (d = -1) its bucket.
+func (p *rankPart) add(id string, d int) {
+	i := sort.Search(len(p.lo), func(i int) bool { return p.lo[i] > id }) - 1
+	p.n[i] += d
+	if p.n[i] == 0 && i > 0 {
+		p.lo = append(p.lo[:i], p.lo[i+1:]...)
+		p.n = append(p.n[:i], p.n[i+1:]...)
+	}
 }

@@ -3,14 +3,24 @@
 //
 // Durability: the database runs in WAL mode with synchronous=FULL, so a
 // commit returns only once the WAL is synced; a write call returns only
-// after its commit. Concurrent writes of one process are committed together
-// (group commit) so that they share one fsync.
+// after its commit.
 //
-// Several processes may open one file: SQLite's locks serialise their
-// writers, and every read sees the last commit of any of them.
+// Several processes may open one file, and one of them writes it: the
+// instances elect a writer through a lock file, and the others send it
+// their writes over a unix socket (writer.go). The writer commits the
+// writes of every instance together (group commit), so that they share
+// one fsync, takes them in the order they come, whichever instance sent
+// them, and keeps its page cache warm. Every instance reads the file
+// itself; a read sees the last commit.
 //
-// Paging: a listing's page N is found through rank buckets (see rank.go),
-// so it costs the same on page 1 and page 10 000.
+// Every write appends to a change log in its transaction (changes.go): the
+// feed of /api/v1/_changes, and how each instance learns what changed, for
+// its record cache (cache.go) and its rank index (rank.go).
+//
+// Listings: every filter is served by an index in id order (for filters
+// that leave species or sex open, two or four ranges merged), counted by
+// counters kept in the write's transaction (tally.go), and a page deep in
+// a large listing is found through an in-memory rank index.
 package sqlite
 
 import (
@@ -18,147 +28,162 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
+	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/farmhq/farm"
-	"github.com/farmhq/farm/store"
 	sqlitedriver "modernc.org/sqlite" // registers the "sqlite" driver
 	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/farmhq/farm"
 )
 
 // Options tune a store; the zero value is the production setting.
 type Options struct {
-	// BucketSize is the number of records a rank bucket aims at; tests make
-	// it small to exercise splits and merges. Default 512.
-	BucketSize int
-	// MaxBatch caps how many writes share one commit. Default 128.
+	// MaxBatch caps how many writes share one commit. Default 256.
 	MaxBatch int
+	// CacheSize is how many records the read cache holds; 0 means the
+	// default (20 000), a negative value no cache.
+	CacheSize int
+	// KeepChanges is how many changes the change log keeps; 0 means the
+	// default (100 000).
+	KeepChanges int
+	// RankBucket is the size the rank index aims its buckets at; tests
+	// make it small. Default 256.
+	RankBucket int
+	// WriteTimeout bounds how long a write waits to reach a writer (while
+	// one is elected) before it fails as unavailable. Default 5 s.
+	WriteTimeout time.Duration
+	// Logger gets the store's events: which instance writes, and failing
+	// writes (once per outage).
+	Logger *slog.Logger
 }
 
 // Store is a farm.AnimalStore in one SQLite database file.
 type Store struct {
-	path   string
-	read   *sql.DB // deferred transactions, many connections
-	write  *sql.DB // BEGIN IMMEDIATE, used by the committer alone
-	ops    chan *op
-	bucket int
-	batch  int
+	path string
+	opt  Options
+	read *sql.DB // deferred transactions, many connections
 
-	mu        sync.RWMutex // held to send on ops; Close takes it to close ops
-	isClosed  atomic.Bool
+	stmts stmtCache // the read pool's prepared statements
+
+	writer *writer // the election, and the committer or the link to it
+	seq    *seqFile
+	cache  *cache
+	rank   *rankIndex
+
 	closeOnce sync.Once
-	done      chan struct{} // closed when the committer has stopped
+	isClosed  atomic.Bool
 	closeErr  error
 }
 
 var _ farm.AnimalStore = (*Store)(nil)
 
-// op is one write waiting for the committer.
-type op struct {
-	ctx  context.Context
-	fn   func(ctx context.Context, tx *sql.Tx) error
-	done chan error
-}
-
-// dsn is the connection string. WAL is a property of the file, set once by
-// the writer; readers only wait for locks and sync like it.
-func dsn(path string, txlock string) string {
+// dsn is the connection string of a pool. WAL is a property of the file,
+// set once by the writer; readers only wait for locks and sync like it.
+func dsn(path string) string {
 	q := url.Values{}
-	pragmas := []string{
+	for _, p := range []string{
 		"busy_timeout(10000)", // first: the others may need a lock
 		"synchronous(FULL)",   // in WAL mode, FULL syncs the WAL on every commit
-	}
-	if txlock == "immediate" {
-		pragmas = append(pragmas, "journal_mode(WAL)")
-	}
-	for _, p := range pragmas {
+		"temp_store(MEMORY)",  // statement journals in memory, not in temporary files
+	} {
 		q.Add("_pragma", p)
 	}
-	q.Set("_txlock", txlock)
 	return "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode()
 }
 
-// Open opens (creating when needed) the database at path and starts its
-// committer.
+// Open opens (creating when needed) the database at path, takes its part
+// in the election of the file's writer, and returns once the store can
+// serve.
 func Open(path string, opt Options) (*Store, error) {
 	if path == "" {
 		return nil, fmt.Errorf("sqlite: no database path")
 	}
-	s := &Store{
-		path:   path,
-		ops:    make(chan *op, 1024),
-		bucket: opt.BucketSize,
-		batch:  opt.MaxBatch,
-		done:   make(chan struct{}),
+	if opt.MaxBatch <= 0 {
+		opt.MaxBatch = 256
 	}
-	if s.bucket <= 0 {
-		s.bucket = 512
+	if opt.CacheSize == 0 {
+		opt.CacheSize = 20000
 	}
-	if s.batch <= 0 {
-		s.batch = 128
+	if opt.KeepChanges <= 0 {
+		opt.KeepChanges = 100000
+	}
+	if opt.RankBucket <= 0 {
+		opt.RankBucket = 256
+	}
+	if opt.WriteTimeout <= 0 {
+		opt.WriteTimeout = 5 * time.Second
+	}
+	if err := checkPath(path); err != nil {
+		return nil, err
+	}
+	s := &Store{path: path, opt: opt}
+	if err := migrate(path); err != nil {
+		return nil, fmt.Errorf("sqlite: %s: %w", path, err)
 	}
 	var err error
-	start := time.Now()
-	if s.write, err = sql.Open("sqlite", dsn(path, "immediate")); err != nil {
-		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
-	}
-	s.write.SetMaxOpenConns(1)
-	// Processes that open a new file together race to create it and switch
-	// it to WAL; SQLite answers the losers SQLITE_BUSY at once, without
-	// its busy handler. They wait and try again.
-	for delay := 5 * time.Millisecond; ; delay = min(2*delay, 500*time.Millisecond) {
-		err = s.migrate()
-		if err == nil {
-			break
-		}
-		if !busy(err) || time.Since(start) > 10*time.Second {
-			s.write.Close()
-			return nil, fmt.Errorf("sqlite: %s: %w", path, err)
-		}
-		time.Sleep(delay)
-	}
-	if s.read, err = sql.Open("sqlite", dsn(path, "deferred")); err != nil {
-		s.write.Close()
+	if s.read, err = sql.Open("sqlite", dsn(path)); err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
 	s.read.SetMaxOpenConns(8)
 	s.read.SetMaxIdleConns(8)
-	go s.commit()
+	s.stmts.db = s.read
+	if s.seq, err = openSeqFile(path + "-seq"); err != nil {
+		s.read.Close()
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
+	last, err := s.lastSeq(context.Background())
+	if err != nil {
+		s.seq.close()
+		s.read.Close()
+		return nil, fmt.Errorf("sqlite: %s: %w", path, err)
+	}
+	if opt.CacheSize > 0 {
+		s.cache = newCache(opt.CacheSize, last)
+	}
+	s.rank = newRankIndex(opt.RankBucket, last)
+	if _, err = startWriter(s); err != nil {
+		s.seq.close()
+		s.read.Close()
+		return nil, fmt.Errorf("sqlite: %s: %w", path, err)
+	}
 	return s, nil
 }
 
-// schema is version 1 of the database. animal holds the records; its
-// indexes serve the filters in id order. rank_bucket and part_count serve
-// paging and counting (rank.go).
-const schema = `
-CREATE TABLE IF NOT EXISTS animal (
-	id      TEXT PRIMARY KEY,
-	species TEXT NOT NULL,
-	sex     TEXT NOT NULL,
-	name    TEXT,
-	dob     TEXT,
-	rev     TEXT NOT NULL
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS animal_species     ON animal (species, id);
-CREATE INDEX IF NOT EXISTS animal_sex         ON animal (sex, id);
-CREATE INDEX IF NOT EXISTS animal_species_sex ON animal (species, sex, id);
-CREATE INDEX IF NOT EXISTS animal_name        ON animal (name, id);
-CREATE INDEX IF NOT EXISTS animal_dob         ON animal (dob, id);
-CREATE TABLE IF NOT EXISTS rank_bucket (
-	part TEXT NOT NULL,
-	lo   TEXT NOT NULL,
-	n    INTEGER NOT NULL,
-	PRIMARY KEY (part, lo)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS part_count (
-	part TEXT PRIMARY KEY,
-	n    INTEGER NOT NULL
-) WITHOUT ROWID;
-PRAGMA user_version = 1;
-`
+// checkPath refuses, with a message that says what to do, a database path
+// that cannot be a database: a folder, or a file that cannot be read.
+func checkPath(path string) error {
+	fi, err := os.Stat(path)
+	switch {
+	case err == nil && fi.IsDir():
+		return fmt.Errorf("sqlite: %s is a folder, not a database file: set SQLITE_PATH to a file in it, such as %s", path, filepath.Join(path, "farm.db"))
+	case err == nil:
+		f, err := os.OpenFile(path, os.O_RDWR, 0)
+		if err != nil {
+			return fmt.Errorf("sqlite: %s cannot be opened for reading and writing (%v): give farm's user read and write access to it", path, errors.Unwrap(err))
+		}
+		f.Close()
+	case errors.Is(err, os.ErrNotExist):
+		dir := filepath.Dir(path)
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			return fmt.Errorf("sqlite: cannot create the folder of %s: %v", path, errors.Unwrap(err))
+		}
+		probe, err := os.CreateTemp(dir, ".farm-probe-*")
+		if err != nil {
+			return fmt.Errorf("sqlite: cannot create %s: the folder %s is not writable by farm's user (%v)", path, dir, errors.Unwrap(err))
+		}
+		probe.Close()
+		os.Remove(probe.Name())
+	default:
+		return fmt.Errorf("sqlite: %s: %v", path, err)
+	}
+	return nil
+}
 
 // busy reports whether err is SQLite's "database is locked".
 func busy(err error) bool {
@@ -166,123 +191,32 @@ func busy(err error) bool {
 	return errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_BUSY
 }
 
-func (s *Store) migrate() error {
-	ctx := context.Background()
-	tx, err := s.write.BeginTx(ctx, nil)
-	if err != nil {
+// storeError maps the errors of SQLite that are not bugs to farm's codes: a
+// full disk, a database busy past its budget or failing to read or write
+// is not the client's fault, and may pass.
+func storeError(err error) error {
+	if err == nil {
+		return nil
+	}
+	var fe *farm.Error
+	if errors.As(err, &fe) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return err
 	}
-	defer tx.Rollback()
-	var v int
-	if err := tx.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
-		return err
+	var se *sqlitedriver.Error
+	if errors.As(err, &se) {
+		switch se.Code() & 0xff {
+		case sqlite3.SQLITE_FULL:
+			return &farm.Error{Code: farm.EFULL, Message: "the store's disk is full", Err: err}
+		case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
+			return &farm.Error{Code: farm.EUNAVAILABLE, Message: "the store is busy", Err: err}
+		case sqlite3.SQLITE_IOERR, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_READONLY, sqlite3.SQLITE_PROTOCOL:
+			return &farm.Error{Code: farm.EUNAVAILABLE, Message: "the store cannot be read or written", Err: err}
+		}
 	}
-	if v > 1 {
-		return fmt.Errorf("database schema version %d is newer than this farm knows (1)", v)
-	}
-	if _, err := tx.ExecContext(ctx, schema); err != nil {
-		return err
-	}
-	return tx.Commit()
+	return err
 }
 
-// commit is the committer: it takes the waiting writes, runs each in a
-// savepoint of one transaction (so a write that fails leaves the others
-// intact), commits once, and only then answers them.
-func (s *Store) commit() {
-	defer close(s.done)
-	for first := range s.ops { // ends when Close has closed ops and it is drained
-		batch := []*op{first}
-	fill:
-		for len(batch) < s.batch {
-			select {
-			case o, ok := <-s.ops:
-				if !ok {
-					break fill
-				}
-				batch = append(batch, o)
-			default:
-				break fill
-			}
-		}
-		s.run(batch)
-	}
-}
-
-func (s *Store) run(batch []*op) {
-	ctx := context.Background()
-	errs := make([]error, len(batch))
-	tx, err := s.write.BeginTx(ctx, nil)
-	if err != nil {
-		for _, o := range batch {
-			o.done <- fmt.Errorf("sqlite: begin: %w", err)
-		}
-		return
-	}
-	for i, o := range batch {
-		if err := o.ctx.Err(); err != nil {
-			errs[i] = err
-			continue
-		}
-		if _, err := tx.ExecContext(ctx, "SAVEPOINT op"); err != nil {
-			errs[i] = err
-			continue
-		}
-		// Once a write is in the transaction, its client leaving must not
-		// interrupt it: SQLite would roll back the whole transaction, and
-		// the other writes of the batch with it.
-		if errs[i] = o.fn(context.WithoutCancel(o.ctx), tx); errs[i] != nil {
-			if _, err := tx.ExecContext(ctx, "ROLLBACK TO op"); err != nil {
-				// The transaction is in an unknown state: give up on it all.
-				tx.Rollback()
-				for j, o := range batch {
-					if j < i || errs[j] == nil {
-						o.done <- fmt.Errorf("sqlite: rollback to savepoint: %w", err)
-					} else {
-						o.done <- errs[j]
-					}
-				}
-				return
-			}
-		}
-		if _, err := tx.ExecContext(ctx, "RELEASE op"); err != nil && errs[i] == nil {
-			errs[i] = err
-		}
-	}
-	if err := tx.Commit(); err != nil {
-		for i := range errs {
-			if errs[i] == nil {
-				errs[i] = fmt.Errorf("sqlite: commit: %w", err)
-			}
-		}
-	}
-	for i, o := range batch {
-		o.done <- errs[i]
-	}
-}
-
-// exec queues a write and waits until it is committed (or failed).
-func (s *Store) exec(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error {
-	o := &op{ctx: ctx, fn: fn, done: make(chan error, 1)}
-	// The read lock keeps Close from closing ops under a sender.
-	s.mu.RLock()
-	if s.isClosed.Load() {
-		s.mu.RUnlock()
-		return errClosed()
-	}
-	select {
-	case s.ops <- o:
-	case <-ctx.Done():
-		s.mu.RUnlock()
-		return ctx.Err()
-	}
-	s.mu.RUnlock()
-	// Once queued, the write is committed or refused as a whole: wait for
-	// the answer even if ctx ends, so the caller never has to guess.
-	return <-o.done
-}
-
-func errClosed() error { return farm.Errorf(farm.EINTERNAL, "store is closed") }
+func errClosed() error { return farm.Errorf(farm.EUNAVAILABLE, "the store is closed") }
 
 func (s *Store) closed() error {
 	if s.isClosed.Load() {
@@ -291,156 +225,57 @@ func (s *Store) closed() error {
 	return nil
 }
 
-// CreateAnimal implements farm.AnimalStore.
-func (s *Store) CreateAnimal(ctx context.Context, a *farm.Animal) error {
-	rev := store.NextRev("")
-	err := s.exec(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		var one int
-		switch err := tx.QueryRowContext(ctx, "SELECT 1 FROM animal WHERE id = ?", a.ID).Scan(&one); {
-		case err == nil:
-			return farm.Errorf(farm.ECONFLICT, "animal %q exists", a.ID)
-		case !errors.Is(err, sql.ErrNoRows):
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, "INSERT INTO animal (id, species, sex, name, dob, rev) VALUES (?, ?, ?, ?, ?, ?)",
-			a.ID, a.Species, a.Sex, null(a.Name), null(a.DOB), rev); err != nil {
-			return err
-		}
-		for _, p := range parts(a) {
-			if err := s.rankInsert(ctx, tx, p, a.ID); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err == nil {
-		a.Rev = rev
-	}
-	return err
-}
-
-// null stores an absent optional field as NULL.
-func null(s string) any {
-	if s == "" {
-		return nil
-	}
-	return s
-}
-
-type rowScanner interface{ Scan(...any) error }
-
-func scanAnimal(r rowScanner) (*farm.Animal, error) {
-	var a farm.Animal
-	var name, dob sql.NullString
-	if err := r.Scan(&a.ID, &a.Species, &a.Sex, &name, &dob, &a.Rev); err != nil {
-		return nil, err
-	}
-	a.Name, a.DOB = name.String, dob.String
-	return &a, nil
-}
-
-const animalColumns = "id, species, sex, name, dob, rev"
-
-func findAnimal(ctx context.Context, q interface {
-	QueryRowContext(context.Context, string, ...any) *sql.Row
-}, id string) (*farm.Animal, error) {
-	a, err := scanAnimal(q.QueryRowContext(ctx, "SELECT "+animalColumns+" FROM animal WHERE id = ?", id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, farm.Errorf(farm.ENOTFOUND, "animal %q not found", id)
-	}
-	return a, err
-}
-
-// FindAnimal implements farm.AnimalStore.
-func (s *Store) FindAnimal(ctx context.Context, id string) (*farm.Animal, error) {
-	if err := s.closed(); err != nil {
-		return nil, err
-	}
-	return findAnimal(ctx, s.read, id)
-}
-
-// ReplaceAnimal implements farm.AnimalStore.
-func (s *Store) ReplaceAnimal(ctx context.Context, a *farm.Animal, rev string) error {
-	next := store.NextRev(rev)
-	err := s.exec(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		cur, err := findAnimal(ctx, tx, a.ID)
-		if err != nil {
-			return err
-		}
-		if cur.Rev != rev {
-			return farm.Errorf(farm.EPRECONDITION, "animal %q has changed", a.ID)
-		}
-		if _, err := tx.ExecContext(ctx, "UPDATE animal SET species = ?, sex = ?, name = ?, dob = ?, rev = ? WHERE id = ?",
-			a.Species, a.Sex, null(a.Name), null(a.DOB), next, a.ID); err != nil {
-			return err
-		}
-		return s.rankMove(ctx, tx, cur, a)
-	})
-	if err == nil {
-		a.Rev = next
-	}
-	return err
-}
-
-// DeleteAnimal implements farm.AnimalStore.
-func (s *Store) DeleteAnimal(ctx context.Context, id, rev string) error {
-	return s.exec(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		cur, err := findAnimal(ctx, tx, id)
-		if err != nil {
-			return err
-		}
-		if rev != "" && cur.Rev != rev {
-			return farm.Errorf(farm.EPRECONDITION, "animal %q has changed", id)
-		}
-		if _, err := tx.ExecContext(ctx, "DELETE FROM animal WHERE id = ?", id); err != nil {
-			return err
-		}
-		for _, p := range parts(cur) {
-			if err := s.rankDelete(ctx, tx, p, id); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-}
-
-// ListAnimals implements farm.AnimalStore. The count and the page come from
-// one read transaction, so they agree even while others write.
-func (s *Store) ListAnimals(ctx context.Context, f farm.AnimalFilter, p farm.Page) ([]*farm.Animal, int, error) {
-	if err := s.closed(); err != nil {
-		return nil, 0, err
-	}
-	tx, err := s.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
-	if err != nil {
-		return nil, 0, err
-	}
-	defer tx.Rollback()
-	out, total, err := s.list(ctx, tx, f, p)
-	if err != nil {
-		return nil, 0, err
-	}
-	return out, total, tx.Commit()
-}
-
 // Ping implements farm.AnimalStore: a query on a reader connection.
 func (s *Store) Ping(ctx context.Context) error {
 	if err := s.closed(); err != nil {
 		return err
 	}
+	st, err := s.stmts.get(ctx, "SELECT count(*) FROM sqlite_schema")
+	if err != nil {
+		return storeError(err)
+	}
 	var n int
-	return s.read.QueryRowContext(ctx, "SELECT count(*) FROM part_count").Scan(&n)
+	return storeError(st.QueryRowContext(ctx).Scan(&n))
 }
 
-// Close stops the committer once the queued writes are done, then closes
-// the database. It is safe to call more than once.
+// Close hands the writing over (the queued writes are committed first),
+// then closes the database. It is safe to call more than once.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
-		s.mu.Lock()
 		s.isClosed.Store(true)
-		close(s.ops)
-		s.mu.Unlock()
-		<-s.done
-		s.closeErr = errors.Join(s.read.Close(), s.write.Close())
+		s.closeErr = errors.Join(s.writer.close(), s.stmts.close(), s.read.Close(), s.seq.close())
 	})
 	return s.closeErr
+}
+
+// stmtCache prepares each query once per pool: parsing SQL costs more than
+// running these queries.
+type stmtCache struct {
+	db *sql.DB
+	m  sync.Map // SQL text -> *sql.Stmt
+}
+
+// get returns the prepared statement of q.
+func (c *stmtCache) get(ctx context.Context, q string) (*sql.Stmt, error) {
+	if st, ok := c.m.Load(q); ok {
+		return st.(*sql.Stmt), nil
+	}
+	st, err := c.db.PrepareContext(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	if prev, loaded := c.m.LoadOrStore(q, st); loaded {
+		st.Close()
+		return prev.(*sql.Stmt), nil
+	}
+	return st, nil
+}
+
+func (c *stmtCache) close() error {
+	var errs []error
+	c.m.Range(func(_, st any) bool {
+		errs = append(errs, st.(*sql.Stmt).Close())
+		return true
+	})
+	return errors.Join(errs...)
 }

@@ -325,6 +325,9 @@ func testListAgainstModel(t *testing.T, s farm.AnimalStore) {
 			if rng.IntN(3) == 0 {
 				a.Name = "n" + strconv.Itoa(rng.IntN(5))
 			}
+			if rng.IntN(3) == 0 {
+				a.DOB = "2020-01-0" + strconv.Itoa(1+rng.IntN(3))
+			}
 			err := s.CreateAnimal(ctx, &a)
 			if _, exists := model[a.ID]; exists {
 				code(t, err, farm.ECONFLICT)
@@ -338,6 +341,14 @@ func testListAgainstModel(t *testing.T, s farm.AnimalStore) {
 			a := anyOf(rng, model)
 			b := *a
 			b.Species, b.Sex = species[rng.IntN(2)], sexes[rng.IntN(2)]
+			switch rng.IntN(4) {
+			case 0:
+				b.Name = "n" + strconv.Itoa(rng.IntN(5))
+			case 1:
+				b.Name = ""
+			case 2:
+				b.DOB = "2020-01-0" + strconv.Itoa(1+rng.IntN(3))
+			}
 			if err := s.ReplaceAnimal(ctx, &b, a.Rev); err != nil {
 				t.Fatal(err)
 			}
@@ -378,11 +389,13 @@ func anyOf(rng *rand.Rand, m map[string]*farm.Animal) *farm.Animal {
 
 func checkModel(t *testing.T, s farm.AnimalStore, rng *rand.Rand, model map[string]*farm.Animal) {
 	t.Helper()
-	filters := []farm.AnimalFilter{{}, {Species: "cow"}, {Sex: "male"}, {Species: "chicken", Sex: "female"}, {Name: "n1"}, {Name: "n2", Species: "cow"}}
+	filters := []farm.AnimalFilter{{}, {Species: "cow"}, {Sex: "male"}, {Species: "chicken", Sex: "female"}, {Name: "n1"},
+		{Name: "n2", Species: "cow"}, {DOB: "2020-01-02"}, {Name: "n1", DOB: "2020-01-01"}, {Sex: "female", Name: "n3"},
+		{Species: "chicken", Sex: "male", Name: "n0", DOB: "2020-01-03"}}
 	for _, f := range filters {
 		var want []string
 		for id, a := range model {
-			if (f.Species == "" || f.Species == a.Species) && (f.Sex == "" || f.Sex == a.Sex) && (f.Name == "" || f.Name == a.Name) {
+			if (f.Species == "" || f.Species == a.Species) && (f.Sex == "" || f.Sex == a.Sex) && (f.Name == "" || f.Name == a.Name) && (f.DOB == "" || f.DOB == a.DOB) {
 				want = append(want, id)
 			}
 		}

@@ -1,0 +1,120 @@
+package sqlite
+
+import (
+	"context"
+	"sync"
+
+	"github.com/farmhq/farm"
+)
+
+// The record cache: GET /api/v1/animal/{id} is most of what a farm serves,
+// and a SQLite read costs it a prepared statement's run and two system
+// calls for the WAL's read lock. A record read once is kept, and served as
+// long as it is known to be current.
+//
+// Current means: the cache has applied every change up to the sequence in
+// the shared sequence file (seqfile.go), which the writer raises after each
+// commit and before answering. A read that finds the file ahead of the
+// cache first reads the changes in between from the log and forgets the
+// records they touched (one query for however many requests arrive
+// meanwhile); a client that got its answer from one instance therefore
+// reads its own write through any other. A record read from the database
+// is kept only when no change was committed while it was read, so a read
+// that raced a write never leaves the older version behind.
+
+type cache struct {
+	mu      sync.RWMutex
+	m       map[string]*farm.Animal // never changed once stored: readers get copies
+	max     int
+	applied int64 // every change up to here is applied
+
+	catching sync.Mutex // one catch-up at a time; the others read the database
+}
+
+func newCache(max int, applied int64) *cache {
+	return &cache{m: make(map[string]*farm.Animal, max), max: max, applied: applied}
+}
+
+// get returns a copy of the record when the cache holds it and has applied
+// every change up to seq.
+func (c *cache) get(id string, seq int64) (*farm.Animal, bool) {
+	c.mu.RLock()
+	a, ok := c.m[id]
+	current := c.applied == seq
+	c.mu.RUnlock()
+	if !ok || !current {
+		return nil, false
+	}
+	cp := *a
+	return &cp, true
+}
+
+// put keeps a record read from the database between the sequences before
+// and after (the file's, before and after the read): only when they are
+// the same, and the cache is at that sequence.
+func (c *cache) put(a *farm.Animal, before, after int64) {
+	if before != after {
+		return
+	}
+	cp := *a
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.applied != before {
+		return
+	}
+	if len(c.m) >= c.max {
+		for id := range c.m { // the map's order is as good a victim as any
+			delete(c.m, id)
+			break
+		}
+	}
+	c.m[a.ID] = &cp
+}
+
+// apply forgets the records that changes touched and moves the cache to
+// upTo; a gap (changes no longer in the log) forgets everything.
+func (c *cache) apply(cs []change, gap bool, upTo int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if gap {
+		clear(c.m)
+	} else {
+		for _, ch := range cs {
+			delete(c.m, ch.a.ID)
+		}
+	}
+	c.applied = max(c.applied, upTo)
+}
+
+func (c *cache) at() int64 {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.applied
+}
+
+// cached serves id from the cache, catching the cache up to seq first when
+// it lags; false when it cannot (another request is catching up, or the
+// log cannot be read): the caller reads the database.
+func (s *Store) cached(ctx context.Context, id string, seq int64) (*farm.Animal, bool) {
+	c := s.cache
+	if a, ok := c.get(id, seq); ok {
+		return a, true
+	}
+	from := c.at()
+	if from >= seq {
+		return nil, false // current, and not there
+	}
+	if !c.catching.TryLock() {
+		return nil, false
+	}
+	defer c.catching.Unlock()
+	from = c.at()
+	if from < seq {
+		cs, gap, err := s.changesSince(ctx, from, seq)
+		if err != nil {
+			return nil, false
+		}
+		c.apply(cs, gap, seq)
+	}
+	return c.get(id, seq)
+}

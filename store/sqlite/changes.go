@@ -1,0 +1,77 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"strings"
+
+	"github.com/farmhq/farm"
+)
+
+// change is one row of the change log.
+type change struct {
+	seq  int64
+	at   int64 // Unix milliseconds
+	kind int
+	a    farm.Animal  // the record as created or updated (with its Rev), or as it was when deleted
+	was  *farm.Animal // an update that changed species, sex, name or dob: the fields before
+}
+
+// encodeFields writes the fields that place a record in listings, for the
+// log's was column.
+func encodeFields(a *farm.Animal) string {
+	return a.Species + sep + a.Sex + sep + a.Name + sep + a.DOB
+}
+
+func decodeFields(s string) *farm.Animal {
+	p := strings.SplitN(s, sep, 4)
+	for len(p) < 4 {
+		p = append(p, "")
+	}
+	return &farm.Animal{Species: p[0], Sex: p[1], Name: p[2], DOB: p[3]}
+}
+
+// lastSeq is the sequence of the last change in the log (0 for none).
+func (s *Store) lastSeq(ctx context.Context) (int64, error) {
+	var seq sql.NullInt64
+	// sqlite_sequence keeps the last sequence even after the rows are
+	// dropped; the table has no row before the first change.
+	err := s.read.QueryRowContext(ctx, "SELECT seq FROM sqlite_sequence WHERE name = 'change'").Scan(&seq)
+	if err == sql.ErrNoRows {
+		return 0, nil
+	}
+	return seq.Int64, err
+}
+
+// changesSince reads the changes after seq up to upTo (inclusive), in
+// order. gap is true when the log no longer holds the first of them: they
+// were dropped, and what depends on them must start over.
+func (s *Store) changesSince(ctx context.Context, after, upTo int64) (cs []change, gap bool, err error) {
+	st, err := s.stmts.get(ctx, "SELECT seq, at, kind, id, rev, species, sex, name, dob, was FROM change WHERE seq > ? AND seq <= ? ORDER BY seq")
+	if err != nil {
+		return nil, false, err
+	}
+	rows, err := st.QueryContext(ctx, after, upTo)
+	if err != nil {
+		return nil, false, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var c change
+		var rev, species, sex, name, dob, was sql.NullString
+		if err := rows.Scan(&c.seq, &c.at, &c.kind, &c.a.ID, &rev, &species, &sex, &name, &dob, &was); err != nil {
+			return nil, false, err
+		}
+		c.a.Rev, c.a.Species, c.a.Sex, c.a.Name, c.a.DOB = rev.String, species.String, sex.String, name.String, dob.String
+		if was.Valid {
+			c.was = decodeFields(was.String)
+		}
+		cs = append(cs, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, false, err
+	}
+	// Committed sequences are consecutive: anything missing was dropped.
+	gap = int64(len(cs)) != upTo-after
+	return cs, gap, nil
+}

@@ -1,0 +1,137 @@
+package sqlite_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/farmhq/farm"
+	"github.com/farmhq/farm/store/sqlite"
+)
+
+// TestWriteHelper is not a test: TestKillTheWriter runs this test binary
+// again with FARM_TEST_WRITE=path,prefix, to write from another process.
+// It prints the id of every acknowledged write, and the first error.
+func TestWriteHelper(t *testing.T) {
+	arg := os.Getenv("FARM_TEST_WRITE")
+	if arg == "" {
+		return
+	}
+	path, prefix, _ := strings.Cut(arg, ",")
+	s, err := sqlite.Open(path, sqlite.Options{})
+	if err != nil {
+		fmt.Println("error", err)
+		os.Exit(1)
+	}
+	fmt.Println("open")
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for w := range 8 {
+		wg.Go(func() {
+			for i := 0; ; i++ {
+				id := fmt.Sprintf("%s-%d-%d", prefix, w, i)
+				err := s.CreateAnimal(context.Background(), &farm.Animal{ID: id, Species: "cow", Sex: "female"})
+				mu.Lock()
+				if err != nil {
+					fmt.Println("error", id, err)
+				} else {
+					fmt.Println("ok", id)
+				}
+				mu.Unlock()
+				if err != nil {
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// A writer killed with kill -9 in the middle of the writes of two
+// processes: the other takes over, no acknowledged write is lost, and the
+// survivor's clients see no error.
+func TestKillTheWriter(t *testing.T) {
+	if testing.Short() {
+		t.Skip("kills processes: not with -short")
+	}
+	path := filepath.Join(t.TempDir(), "farm.db")
+	type proc struct {
+		cmd   *exec.Cmd
+		mu    sync.Mutex
+		acked []string
+		errs  []string
+		open  chan struct{}
+		done  chan struct{}
+	}
+	start := func(prefix string) *proc {
+		p := &proc{open: make(chan struct{}), done: make(chan struct{})}
+		p.cmd = exec.Command(os.Args[0], "-test.run=^TestWriteHelper$")
+		p.cmd.Env = append(os.Environ(), "FARM_TEST_WRITE="+path+","+prefix)
+		out, err := p.cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := p.cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		go func() {
+			defer close(p.done)
+			sc := bufio.NewScanner(out)
+			for sc.Scan() {
+				f := strings.Fields(sc.Text())
+				switch {
+				case len(f) == 1 && f[0] == "open":
+					close(p.open)
+				case len(f) == 2 && f[0] == "ok":
+					p.mu.Lock()
+					p.acked = append(p.acked, f[1])
+					p.mu.Unlock()
+				case len(f) > 0 && f[0] == "error":
+					p.errs = append(p.errs, sc.Text())
+				}
+			}
+		}()
+		<-p.open
+		return p
+	}
+	first := start("a")  // the writer: the first to open
+	second := start("b") // sends its writes to the first
+	time.Sleep(700 * time.Millisecond)
+	first.cmd.Process.Signal(syscall.SIGKILL)
+	first.cmd.Wait()
+	<-first.done
+	second.mu.Lock()
+	ackedBefore := len(second.acked)
+	second.mu.Unlock()
+	time.Sleep(700 * time.Millisecond)
+	second.cmd.Process.Signal(syscall.SIGKILL)
+	second.cmd.Wait()
+	<-second.done
+	if len(second.errs) > 0 {
+		t.Errorf("the survivor's writes failed: %v", second.errs)
+	}
+	if len(second.acked) <= ackedBefore+10 {
+		t.Errorf("the survivor acknowledged %d writes after the writer died (%d before): no takeover", len(second.acked)-ackedBefore, ackedBefore)
+	}
+	s, err := sqlite.Open(path, sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for _, p := range []*proc{first, second} {
+		for _, id := range p.acked {
+			if _, err := s.FindAnimal(context.Background(), id); err != nil {
+				t.Fatalf("acknowledged %s: %v", id, err)
+			}
+		}
+	}
+	t.Logf("acknowledged: %d by the killed writer, %d by the survivor (%d after the kill)", len(first.acked), len(second.acked), len(second.acked)-ackedBefore)
+}

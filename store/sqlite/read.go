@@ -1,0 +1,249 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"slices"
+	"strings"
+
+	"github.com/farmhq/farm"
+)
+
+const animalColumns = "id, species, sex, name, dob, rev"
+
+type rowScanner interface{ Scan(...any) error }
+
+func scanAnimal(r rowScanner) (*farm.Animal, error) {
+	var a farm.Animal
+	var name, dob sql.NullString
+	if err := r.Scan(&a.ID, &a.Species, &a.Sex, &name, &dob, &a.Rev); err != nil {
+		return nil, err
+	}
+	a.Name, a.DOB = name.String, dob.String
+	return &a, nil
+}
+
+// FindAnimal implements farm.AnimalStore. A record read once is served
+// from the cache until a change to it is committed, by any instance.
+func (s *Store) FindAnimal(ctx context.Context, id string) (*farm.Animal, error) {
+	if err := s.closed(); err != nil {
+		return nil, err
+	}
+	seq := s.seq.load()
+	if s.cache != nil {
+		if a, ok := s.cached(ctx, id, seq); ok {
+			return a, nil
+		}
+	}
+	st, err := s.stmts.get(ctx, "SELECT "+animalColumns+" FROM animal WHERE id = ?")
+	if err != nil {
+		return nil, storeError(err)
+	}
+	a, err := scanAnimal(st.QueryRowContext(ctx, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, farm.Errorf(farm.ENOTFOUND, "animal %q not found", id)
+	}
+	if err != nil {
+		return nil, storeError(err)
+	}
+	if s.cache != nil {
+		s.cache.put(a, seq, s.seq.load())
+	}
+	return a, nil
+}
+
+// ListAnimals implements farm.AnimalStore. The count and the page come from
+// one read transaction, so they agree even while others write.
+func (s *Store) ListAnimals(ctx context.Context, f farm.AnimalFilter, p farm.Page) ([]*farm.Animal, int, error) {
+	if err := s.closed(); err != nil {
+		return nil, 0, err
+	}
+	tx, err := s.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, 0, storeError(err)
+	}
+	defer tx.Rollback()
+	total, err := s.count(ctx, tx, f)
+	if err != nil {
+		return nil, 0, storeError(err)
+	}
+	out := []*farm.Animal{}
+	if p.Limit > 0 && (p.After != "" || p.Before != "" || p.Offset < total) {
+		if out, err = s.page(ctx, tx, f, p, total); err != nil {
+			return nil, 0, storeError(err)
+		}
+		if out == nil {
+			out = []*farm.Animal{}
+		}
+	}
+	return out, total, storeError(tx.Commit())
+}
+
+// A listing reads ranges of an index in id order: the primary key when
+// nothing filters, else, for each (species, sex) pair the filter covers,
+// the index of the fields it fixes. Ranges of several pairs are merged.
+
+// rangeQuery is the statement reading one range: the records of one
+// (species, sex) pair with the filter's name and dob (all records when
+// kind is false), after a cursor, before one, from one on, or from the
+// start (dir "after", "before", "from", ""), with an OFFSET when offset is
+// set.
+func rangeQuery(f farm.AnimalFilter, kind bool, dir string, offset bool) string {
+	var b strings.Builder
+	b.WriteString("SELECT " + animalColumns + " FROM animal")
+	var conds []string
+	if kind {
+		switch {
+		case f.Name != "" && f.DOB != "":
+			b.WriteString(" INDEXED BY animal_by_name_dob")
+		case f.Name != "":
+			b.WriteString(" INDEXED BY animal_by_name")
+		case f.DOB != "":
+			b.WriteString(" INDEXED BY animal_by_dob")
+		default:
+			b.WriteString(" INDEXED BY animal_by_kind")
+		}
+		conds = append(conds, "species = ?", "sex = ?")
+		if f.Name != "" {
+			conds = append(conds, "name = ?")
+		}
+		if f.DOB != "" {
+			conds = append(conds, "dob = ?")
+		}
+	}
+	switch dir {
+	case "after":
+		conds = append(conds, "id > ?")
+	case "before":
+		conds = append(conds, "id < ?")
+	case "from":
+		conds = append(conds, "id >= ?")
+	}
+	if len(conds) > 0 {
+		b.WriteString(" WHERE " + strings.Join(conds, " AND "))
+	}
+	if dir == "before" {
+		b.WriteString(" ORDER BY id DESC LIMIT ?")
+	} else {
+		b.WriteString(" ORDER BY id LIMIT ?")
+	}
+	if offset {
+		b.WriteString(" OFFSET ?")
+	}
+	return b.String()
+}
+
+// rangeArgs are the arguments of rangeQuery's statement.
+func rangeArgs(f farm.AnimalFilter, kind [2]string, filtered bool, dir, cursor string, limit, offset int) []any {
+	args := make([]any, 0, 7)
+	if filtered {
+		args = append(args, kind[0], kind[1])
+		if f.Name != "" {
+			args = append(args, f.Name)
+		}
+		if f.DOB != "" {
+			args = append(args, f.DOB)
+		}
+	}
+	if dir != "" {
+		args = append(args, cursor)
+	}
+	args = append(args, limit)
+	if offset > 0 {
+		args = append(args, offset)
+	}
+	return args
+}
+
+// page reads the records of f that p selects. A page by number starts at
+// its offset in the merged ranges: found by the rank index when it is deep
+// (rank.go), else by reading and skipping the records before it.
+func (s *Store) page(ctx context.Context, tx *sql.Tx, f farm.AnimalFilter, p farm.Page, total int) ([]*farm.Animal, error) {
+	filtered := f != (farm.AnimalFilter{})
+	ks := [][2]string{{}}
+	if filtered {
+		ks = kinds(f)
+	}
+	dir, cursor, limit, skip := "", "", p.Limit, 0
+	switch {
+	case p.After != "":
+		dir, cursor = "after", p.After
+	case p.Before != "":
+		dir, cursor = "before", p.Before
+	default:
+		skip = p.Offset
+		if lo, n, ok := s.rank.seek(ctx, s, tx, f, p.Offset, total); ok {
+			dir, cursor, skip = "from", lo, n
+		}
+		if len(ks) > 1 {
+			limit, skip = skip+p.Limit, 0 // each range from the start; the merge skips
+		}
+	}
+	st, err := s.stmts.get(ctx, rangeQuery(f, filtered, dir, skip > 0))
+	if err != nil {
+		return nil, err
+	}
+	st = tx.StmtContext(ctx, st)
+	defer st.Close()
+	ranges := make([][]*farm.Animal, len(ks))
+	for i, k := range ks {
+		rows, err := st.QueryContext(ctx, rangeArgs(f, k, filtered, dir, cursor, limit, skip)...)
+		if err != nil {
+			return nil, err
+		}
+		if ranges[i], err = collect(rows); err != nil {
+			return nil, err
+		}
+	}
+	out := merge(ranges, dir == "before")
+	if len(ks) > 1 && limit > p.Limit {
+		out = out[min(len(out), limit-p.Limit):]
+	}
+	out = out[:min(len(out), p.Limit)]
+	if dir == "before" {
+		slices.Reverse(out)
+	}
+	return out, nil
+}
+
+// merge merges ranges sorted by id (descending when desc) into one.
+func merge(ranges [][]*farm.Animal, desc bool) []*farm.Animal {
+	if len(ranges) == 1 {
+		return ranges[0]
+	}
+	n := 0
+	for _, r := range ranges {
+		n += len(r)
+	}
+	out := make([]*farm.Animal, 0, n)
+	for {
+		best := -1
+		for i, r := range ranges {
+			if len(r) == 0 {
+				continue
+			}
+			if best < 0 || (r[0].ID < ranges[best][0].ID) != desc {
+				best = i
+			}
+		}
+		if best < 0 {
+			return out
+		}
+		out = append(out, ranges[best][0])
+		ranges[best] = ranges[best][1:]
+	}
+}
+
+func collect(rows *sql.Rows) ([]*farm.Animal, error) {
+	defer rows.Close()
+	var out []*farm.Animal
+	for rows.Next() {
+		a, err := scanAnimal(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}

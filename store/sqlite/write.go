@@ -1,0 +1,405 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/farmhq/farm"
+	"github.com/farmhq/farm/store"
+)
+
+// opKind is what a write does.
+type opKind byte
+
+const (
+	opCreate  opKind = 1
+	opReplace opKind = 2
+	opDelete  opKind = 3
+)
+
+// op is one write: what the committer runs, and what an instance sends to
+// the writer of the file (writer.go). The new revision is chosen by the
+// instance that takes the request, so that a write sent again after its
+// answer was lost (the writer died) can be recognised as done.
+type op struct {
+	kind  opKind
+	a     farm.Animal // the new record (create, replace; a.Rev its new revision); delete: only a.ID
+	rev   string      // replace, delete: the revision the record must have now ("" for a delete: any)
+	retry bool        // sent again after its outcome was lost: already applied counts as done
+
+	ctx  context.Context // the client's; the op is skipped when it ended before the op ran
+	done func(result)
+}
+
+// result is how a write ended: an error code and message (empty when it
+// succeeded), and the change's sequence.
+type result struct {
+	code, msg string
+	seq       int64
+}
+
+func (r result) err() error {
+	if r.code == "" {
+		return nil
+	}
+	return &farm.Error{Code: r.code, Message: r.msg}
+}
+
+func resultOf(err error) result {
+	if err == nil {
+		return result{}
+	}
+	return result{code: farm.ErrorCode(err), msg: farm.ErrorMessage(err)}
+}
+
+// The change kinds, as the change log stores them.
+const (
+	changeCreated = 1
+	changeUpdated = 2
+	changeDeleted = 3
+)
+
+// committer runs the writes of every instance on the one write connection:
+// it takes the writes waiting, runs them in one transaction, commits once
+// (one fsync for all of them), and only then answers them.
+type committer struct {
+	s     *Store
+	db    *sql.DB
+	conn  *sql.Conn
+	stmts map[string]*sql.Stmt
+	ops   chan *op
+	done  chan struct{}
+	// commits counts commits, to drop old changes now and then.
+	commits int
+}
+
+// Write statements, prepared on the write connection.
+const (
+	qInsert      = "INSERT INTO animal (id, species, sex, name, dob, rev) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING"
+	qSelect      = "SELECT species, sex, name, dob, rev FROM animal WHERE id = ?"
+	qUpdate      = "UPDATE animal SET species = ?, sex = ?, name = ?, dob = ?, rev = ? WHERE id = ?"
+	qDelete      = "DELETE FROM animal WHERE id = ?"
+	qTally       = "INSERT INTO tally (key, n) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET n = n + excluded.n"
+	qTallyZero   = "DELETE FROM tally WHERE key = ? AND n = 0"
+	qChange      = "INSERT INTO change (at, kind, id, rev, species, sex, name, dob, was) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+	qDropChanges = "DELETE FROM change WHERE seq <= ?"
+)
+
+func newCommitter(s *Store) (*committer, error) {
+	db, err := sql.Open("sqlite", dsn(s.path))
+	if err != nil {
+		return nil, err
+	}
+	db.SetMaxOpenConns(1)
+	ctx := context.Background()
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	c := &committer{s: s, db: db, conn: conn, stmts: map[string]*sql.Stmt{},
+		ops: make(chan *op, 4096), done: make(chan struct{})}
+	for _, q := range []string{qInsert, qSelect, qUpdate, qDelete, qTally, qTallyZero, qChange, qDropChanges} {
+		st, err := conn.PrepareContext(ctx, q)
+		if err != nil {
+			c.closeDB()
+			return nil, err
+		}
+		c.stmts[q] = st
+	}
+	go c.loop()
+	return c, nil
+}
+
+// submit queues a write; its done is called once it is committed or
+// refused.
+func (c *committer) submit(o *op) { c.ops <- o }
+
+// stop commits what is queued, then stops. No submit may follow.
+func (c *committer) stop() error {
+	close(c.ops)
+	<-c.done
+	return c.closeDB()
+}
+
+func (c *committer) closeDB() error {
+	var errs []error
+	for _, st := range c.stmts {
+		errs = append(errs, st.Close())
+	}
+	errs = append(errs, c.conn.Close(), c.db.Close())
+	return errors.Join(errs...)
+}
+
+func (c *committer) loop() {
+	defer close(c.done)
+	batch := make([]*op, 0, c.s.opt.MaxBatch)
+	for first := range c.ops { // ends when stop has closed ops and it is drained
+		batch = append(batch[:0], first)
+	fill:
+		for len(batch) < c.s.opt.MaxBatch {
+			select {
+			case o, ok := <-c.ops:
+				if !ok {
+					break fill
+				}
+				batch = append(batch, o)
+			default:
+				break fill
+			}
+		}
+		c.run(batch)
+	}
+}
+
+// run commits a batch. A write that breaks a rule (the id exists, the
+// revision moved) changes nothing and gets its error; the others commit
+// together. A failure of the database itself (a full disk, an I/O error)
+// rolls the whole transaction back, and every write of it fails: nothing
+// is half-written.
+func (c *committer) run(batch []*op) {
+	ctx := context.Background()
+	results := make([]result, len(batch))
+	fail := func(err error) {
+		err = storeError(err)
+		c.s.writer.noteError(err)
+		for i, o := range batch {
+			if o != nil {
+				o.done(resultOf(err))
+			}
+			batch[i] = nil
+		}
+	}
+	if _, err := c.conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		fail(fmt.Errorf("begin: %w", err))
+		return
+	}
+	var last int64
+	for i, o := range batch {
+		if err := o.ctx.Err(); err != nil {
+			results[i] = resultOf(err)
+			continue
+		}
+		res, err := c.apply(ctx, o)
+		if err != nil {
+			c.conn.ExecContext(ctx, "ROLLBACK")
+			fail(err)
+			return
+		}
+		results[i] = res
+		last = max(last, res.seq)
+	}
+	if last > 0 {
+		c.commits++
+		if c.commits%256 == 0 {
+			if _, err := c.stmts[qDropChanges].ExecContext(ctx, last-int64(c.s.opt.KeepChanges)); err != nil {
+				c.conn.ExecContext(ctx, "ROLLBACK")
+				fail(err)
+				return
+			}
+		}
+	}
+	if _, err := c.conn.ExecContext(ctx, "COMMIT"); err != nil {
+		c.conn.ExecContext(ctx, "ROLLBACK")
+		fail(fmt.Errorf("commit: %w", err))
+		return
+	}
+	c.s.writer.noteError(nil)
+	if last > 0 {
+		// Before the answers: a client that got its answer and reads
+		// through any instance finds the caches told.
+		c.s.seq.store(last)
+	}
+	for i, o := range batch {
+		o.done(results[i])
+	}
+}
+
+// apply runs one write inside the batch's transaction. A rule it breaks is
+// its result; an error is the database's, and ends the batch.
+func (c *committer) apply(ctx context.Context, o *op) (result, error) {
+	switch o.kind {
+	case opCreate:
+		return c.create(ctx, o)
+	case opReplace:
+		return c.replace(ctx, o)
+	case opDelete:
+		return c.delete(ctx, o)
+	}
+	return resultOf(farm.Errorf(farm.EINTERNAL, "sqlite: write of kind %d", o.kind)), nil
+}
+
+func (c *committer) create(ctx context.Context, o *op) (result, error) {
+	a := &o.a
+	res, err := c.stmts[qInsert].ExecContext(ctx, a.ID, a.Species, a.Sex, null(a.Name), null(a.DOB), a.Rev)
+	if err != nil {
+		return result{}, err
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return result{}, err
+	} else if n == 0 {
+		if o.retry {
+			if cur, err := c.find(ctx, a.ID); err == nil && cur.Rev == a.Rev {
+				return result{}, nil // this very write, committed before its answer was lost
+			}
+		}
+		return resultOf(farm.Errorf(farm.ECONFLICT, "animal %q exists", a.ID)), nil
+	}
+	if err := c.tally(ctx, tallyDelta(nil, a)); err != nil {
+		return result{}, err
+	}
+	return c.change(ctx, changeCreated, a, nil)
+}
+
+func (c *committer) replace(ctx context.Context, o *op) (result, error) {
+	a := &o.a
+	cur, err := c.find(ctx, a.ID)
+	if err != nil {
+		return resultOf(err), ignoreDomain(err)
+	}
+	if cur.Rev != o.rev {
+		if o.retry && cur.Rev == a.Rev {
+			return result{}, nil
+		}
+		return resultOf(farm.Errorf(farm.EPRECONDITION, "animal %q has changed", a.ID)), nil
+	}
+	if _, err := c.stmts[qUpdate].ExecContext(ctx, a.Species, a.Sex, null(a.Name), null(a.DOB), a.Rev, a.ID); err != nil {
+		return result{}, err
+	}
+	if err := c.tally(ctx, tallyDelta(cur, a)); err != nil {
+		return result{}, err
+	}
+	var was *farm.Animal
+	if cur.Species != a.Species || cur.Sex != a.Sex || cur.Name != a.Name || cur.DOB != a.DOB {
+		was = cur
+	}
+	return c.change(ctx, changeUpdated, a, was)
+}
+
+func (c *committer) delete(ctx context.Context, o *op) (result, error) {
+	cur, err := c.find(ctx, o.a.ID)
+	if err != nil {
+		if o.retry && farm.ErrorCode(err) == farm.ENOTFOUND {
+			return result{}, nil // gone: by this write, or it would be gone anyway
+		}
+		return resultOf(err), ignoreDomain(err)
+	}
+	if o.rev != "" && cur.Rev != o.rev {
+		return resultOf(farm.Errorf(farm.EPRECONDITION, "animal %q has changed", o.a.ID)), nil
+	}
+	if _, err := c.stmts[qDelete].ExecContext(ctx, o.a.ID); err != nil {
+		return result{}, err
+	}
+	if err := c.tally(ctx, tallyDelta(cur, nil)); err != nil {
+		return result{}, err
+	}
+	return c.change(ctx, changeDeleted, cur, nil)
+}
+
+// ignoreDomain passes on an error of the database, not a rule's.
+func ignoreDomain(err error) error {
+	var fe *farm.Error
+	if errors.As(err, &fe) && fe.Code != farm.EUNAVAILABLE && fe.Code != farm.EFULL {
+		return nil
+	}
+	return err
+}
+
+func (c *committer) find(ctx context.Context, id string) (*farm.Animal, error) {
+	a := &farm.Animal{ID: id}
+	var name, dob sql.NullString
+	err := c.stmts[qSelect].QueryRowContext(ctx, id).Scan(&a.Species, &a.Sex, &name, &dob, &a.Rev)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, farm.Errorf(farm.ENOTFOUND, "animal %q not found", id)
+	}
+	if err != nil {
+		return nil, err
+	}
+	a.Name, a.DOB = name.String, dob.String
+	return a, nil
+}
+
+func (c *committer) tally(ctx context.Context, d map[string]int) error {
+	for k, n := range d {
+		if _, err := c.stmts[qTally].ExecContext(ctx, k, n); err != nil {
+			return err
+		}
+		if n < 0 {
+			if _, err := c.stmts[qTallyZero].ExecContext(ctx, k); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// change appends the change to the log, and returns its sequence: a, the
+// record as created, updated or last seen before its deletion; was, the
+// fields an update moved it from.
+func (c *committer) change(ctx context.Context, kind int, a, was *farm.Animal) (result, error) {
+	var rev, prev any
+	if kind != changeDeleted {
+		rev = a.Rev
+	}
+	if was != nil {
+		prev = encodeFields(was)
+	}
+	res, err := c.stmts[qChange].ExecContext(ctx, time.Now().UnixMilli(), kind, a.ID, rev,
+		a.Species, a.Sex, null(a.Name), null(a.DOB), prev)
+	if err != nil {
+		return result{}, err
+	}
+	seq, err := res.LastInsertId()
+	return result{seq: seq}, err
+}
+
+// null stores an absent optional field as NULL.
+func null(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// write sends a write to the file's writer and waits for its answer. Once
+// sent, a write is committed or refused as a whole: its answer is waited
+// for even when ctx ends, so the caller never has to guess.
+func (s *Store) write(ctx context.Context, o *op) error {
+	if err := s.closed(); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return s.writer.do(ctx, o).err()
+}
+
+// CreateAnimal implements farm.AnimalStore.
+func (s *Store) CreateAnimal(ctx context.Context, a *farm.Animal) error {
+	o := &op{kind: opCreate, a: *a}
+	o.a.Rev = store.NextRev("")
+	if err := s.write(ctx, o); err != nil {
+		return err
+	}
+	a.Rev = o.a.Rev
+	return nil
+}
+
+// ReplaceAnimal implements farm.AnimalStore.
+func (s *Store) ReplaceAnimal(ctx context.Context, a *farm.Animal, rev string) error {
+	o := &op{kind: opReplace, a: *a, rev: rev}
+	o.a.Rev = store.NextRev(rev)
+	if err := s.write(ctx, o); err != nil {
+		return err
+	}
+	a.Rev = o.a.Rev
+	return nil
+}
+
+// DeleteAnimal implements farm.AnimalStore.
+func (s *Store) DeleteAnimal(ctx context.Context, id, rev string) error {
+	return s.write(ctx, &op{kind: opDelete, a: farm.Animal{ID: id}, rev: rev})
+}

@@ -1,0 +1,281 @@
+package sqlite
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/farmhq/farm"
+	"github.com/farmhq/farm/store/storetest"
+)
+
+func openAt(t *testing.T, path string, opt Options) *Store {
+	t.Helper()
+	s, err := Open(path, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func (s *Store) leads() bool {
+	s.writer.mu.Lock()
+	defer s.writer.mu.Unlock()
+	return s.writer.c != nil
+}
+
+// waitLeads waits until s is the writer.
+func waitLeads(t *testing.T, s *Store) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !s.leads() {
+		if time.Now().After(deadline) {
+			t.Fatal("no new writer after 5 s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// The suite, on an instance that is not the writer: every write goes over
+// the socket.
+func TestConformanceFollower(t *testing.T) {
+	t.Parallel()
+	storetest.Run(t, func(t *testing.T) farm.AnimalStore {
+		path := filepath.Join(t.TempDir(), "farm.db")
+		openAt(t, path, Options{})
+		s, err := Open(path, Options{RankBucket: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.leads() {
+			t.Fatal("the second instance writes")
+		}
+		return s
+	})
+}
+
+func TestElectionAndCache(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "farm.db")
+	a := openAt(t, path, Options{})
+	b := openAt(t, path, Options{})
+	if !a.leads() || b.leads() {
+		t.Fatalf("a leads %v, b leads %v; want the first one", a.leads(), b.leads())
+	}
+	x := &farm.Animal{ID: "x", Species: "cow", Sex: "female", Name: "One"}
+	if err := b.CreateAnimal(ctx, x); err != nil {
+		t.Fatal(err)
+	}
+	// a reads it (and caches it), b changes it, a reads the change at once.
+	for range 3 {
+		if got, err := a.FindAnimal(ctx, "x"); err != nil || got.Name != "One" {
+			t.Fatalf("a finds %+v, %v", got, err)
+		}
+	}
+	y := *x
+	y.Name = "Two"
+	if err := b.ReplaceAnimal(ctx, &y, x.Rev); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := a.FindAnimal(ctx, "x"); err != nil || got.Name != "Two" || got.Rev != y.Rev {
+		t.Fatalf("after b's change a finds %+v, %v; want %+v", got, err, y)
+	}
+	if err := a.DeleteAnimal(ctx, "x", ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.FindAnimal(ctx, "x"); farm.ErrorCode(err) != farm.ENOTFOUND {
+		t.Fatalf("after a's delete b finds: %v", err)
+	}
+	// The writer goes; the other takes over, and a third follows it.
+	a.Close()
+	waitLeads(t, b)
+	if err := b.CreateAnimal(ctx, &farm.Animal{ID: "z", Species: "chicken", Sex: "male"}); err != nil {
+		t.Fatal(err)
+	}
+	c := openAt(t, path, Options{})
+	if c.leads() {
+		t.Fatal("c leads while b does")
+	}
+	if err := c.CreateAnimal(ctx, &farm.Animal{ID: "w", Species: "chicken", Sex: "male"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, n, err := b.ListAnimals(ctx, farm.AnimalFilter{Species: "chicken"}, farm.Page{Limit: 10}); err != nil || n != 2 {
+		t.Fatalf("b counts %d chickens, %v", n, err)
+	}
+}
+
+// Writers keep writing through two followers while the writer stops and
+// another takes over: every write is answered, none fails, every
+// acknowledged one is there, and none is applied twice.
+func TestHandoverUnderLoad(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "farm.db")
+	lead := openAt(t, path, Options{})
+	followers := []*Store{openAt(t, path, Options{}), openAt(t, path, Options{})}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	acked := map[string]string{}
+	errs := make(chan error, 100)
+	stop := make(chan struct{})
+	for w := range 8 {
+		wg.Go(func() {
+			s := followers[w%2]
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				a := &farm.Animal{ID: fmt.Sprintf("w%d-%d", w, i), Species: "cow", Sex: "male"}
+				if err := s.CreateAnimal(ctx, a); err != nil {
+					errs <- fmt.Errorf("create %s: %w", a.ID, err)
+					return
+				}
+				b := *a
+				b.Name = "renamed"
+				if err := s.ReplaceAnimal(ctx, &b, a.Rev); err != nil {
+					errs <- fmt.Errorf("replace %s: %w", a.ID, err)
+					return
+				}
+				mu.Lock()
+				acked[a.ID] = b.Rev
+				mu.Unlock()
+			}
+		})
+	}
+	time.Sleep(300 * time.Millisecond)
+	lead.Close()
+	time.Sleep(500 * time.Millisecond)
+	close(stop)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if !followers[0].leads() && !followers[1].leads() {
+		t.Fatal("no follower took over")
+	}
+	for id, rev := range acked {
+		got, err := followers[0].FindAnimal(ctx, id)
+		if err != nil || got.Rev != rev || got.Name != "renamed" {
+			t.Fatalf("%s: %+v, %v; want rev %s", id, got, err, rev)
+		}
+	}
+	if _, n, _ := followers[1].ListAnimals(ctx, farm.AnimalFilter{}, farm.Page{Limit: 1}); n < len(acked) {
+		t.Fatalf("%d records, %d acknowledged", n, len(acked))
+	}
+	t.Logf("%d writes acknowledged across the handover", 2*len(acked))
+}
+
+// A write sent again after its answer was lost is recognised when it was
+// committed: the client's write happens once.
+func TestRetriedWrites(t *testing.T) {
+	ctx := context.Background()
+	s := openAt(t, filepath.Join(t.TempDir(), "farm.db"), Options{})
+	do := func(o *op) error { return s.writer.do(ctx, o).err() }
+	create := &op{kind: opCreate, a: farm.Animal{ID: "a", Species: "cow", Sex: "male", Rev: "1-aa"}}
+	if err := do(create); err != nil {
+		t.Fatal(err)
+	}
+	again := *create
+	again.retry = true
+	if err := do(&again); err != nil {
+		t.Fatalf("retried create: %v", err)
+	}
+	other := *create
+	other.retry, other.a.Rev = true, "1-bb"
+	if err := do(&other); farm.ErrorCode(err) != farm.ECONFLICT {
+		t.Fatalf("another create of a: %v, want a conflict", err)
+	}
+	replace := &op{kind: opReplace, a: farm.Animal{ID: "a", Species: "cow", Sex: "female", Rev: "2-cc"}, rev: "1-aa"}
+	if err := do(replace); err != nil {
+		t.Fatal(err)
+	}
+	r2 := *replace
+	r2.retry = true
+	if err := do(&r2); err != nil {
+		t.Fatalf("retried replace: %v", err)
+	}
+	r3 := *replace
+	if err := do(&r3); farm.ErrorCode(err) != farm.EPRECONDITION {
+		t.Fatalf("the replace again, not a retry: %v", err)
+	}
+	del := &op{kind: opDelete, a: farm.Animal{ID: "a"}, rev: "2-cc"}
+	if err := do(del); err != nil {
+		t.Fatal(err)
+	}
+	d2 := *del
+	d2.retry = true
+	if err := do(&d2); err != nil {
+		t.Fatalf("retried delete: %v", err)
+	}
+	// Once each in the change log.
+	cs, gap, err := s.changesSince(ctx, 0, s.seq.load())
+	if err != nil || gap || len(cs) != 3 {
+		t.Fatalf("changes %+v, gap %v, %v; want 3", cs, gap, err)
+	}
+}
+
+// The counts kept by the writes are the counts of the records.
+func TestTallyMatchesRecords(t *testing.T) {
+	ctx := context.Background()
+	s := openAt(t, filepath.Join(t.TempDir(), "farm.db"), Options{})
+	names := []string{"", "hen", "cow"}
+	dobs := []string{"", "2020-01-01", "2021-02-02"}
+	var recs []*farm.Animal
+	for i := range 300 {
+		a := &farm.Animal{ID: fmt.Sprintf("%03d", i), Species: allSpecies[i%2], Sex: allSexes[i/2%2], Name: names[i%3], DOB: dobs[i/3%3]}
+		if err := s.CreateAnimal(ctx, a); err != nil {
+			t.Fatal(err)
+		}
+		recs = append(recs, a)
+	}
+	for i, a := range recs {
+		switch i % 4 {
+		case 0:
+			b := *a
+			b.Name, b.DOB, b.Sex = names[(i+1)%3], dobs[(i+2)%3], allSexes[(i+1)%2]
+			if err := s.ReplaceAnimal(ctx, &b, a.Rev); err != nil {
+				t.Fatal(err)
+			}
+		case 1:
+			if err := s.DeleteAnimal(ctx, a.ID, ""); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	kept := tallyRows(t, s)
+	tx, err := s.writer.c.conn.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rebuildTally(ctx, tx); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if counted := tallyRows(t, s); fmt.Sprint(kept) != fmt.Sprint(counted) {
+		t.Fatalf("kept counts\n%v\ncounted\n%v", kept, counted)
+	}
+}
+
+func tallyRows(t *testing.T, s *Store) map[string]int {
+	rows, err := s.read.Query("SELECT key, n FROM tally WHERE n != 0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	m := map[string]int{}
+	for rows.Next() {
+		var k string
+		var n int
+		rows.Scan(&k, &n)
+		m[k] = n
+	}
+	return m
+}
