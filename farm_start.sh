@@ -18,6 +18,7 @@
 #   FARM_METRICS_PORT=9100      instance i serves metrics and health on
 #                               127.0.0.1:(FARM_METRICS_PORT + i)
 #   FARM_TRANSPORT=uwsgi        how NGINX reaches farm: uwsgi or http
+#   FARM_NGINX_WORKERS          NGINX's worker processes (default: half the cores)
 #   FARM_BIN=bin/farm           the farm binary (built when missing)
 #   FARM_NGINX=nginx            the NGINX binary (default: on PATH, or /usr/sbin/nginx)
 #   FARM_START_TIMEOUT=30       seconds to wait for everything to answer
@@ -69,6 +70,10 @@ case $mode in
       start_instance "$i"
       wait_ready "$i"
       say "instance $i replaced"
+      # NGINX keeps an instance that failed a request (it was stopping)
+      # out for fail_timeout, 2 s: wait until it takes this one again
+      # before the next goes.
+      [ "$i" -lt "$FARM_INSTANCES" ] && sleep 2
     done
     write_targets
     # Reload NGINX only when its configuration changed (check_config wrote

@@ -2,6 +2,7 @@ package http
 
 import (
 	"context"
+	"encoding/json"
 	"io/fs"
 	"net/http"
 	"slices"
@@ -9,9 +10,16 @@ import (
 	"time"
 )
 
+// handleAbout serves the build facts, encoded once: they do not change
+// while the process runs.
 func handleAbout(a About) http.Handler {
+	body, err := json.Marshal(a)
+	if err != nil {
+		panic(err) // strings and a time always encode
+	}
+	body = append(body, '\n')
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, a)
+		writeBody(w, http.StatusOK, body)
 	})
 }
 

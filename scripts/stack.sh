@@ -13,10 +13,12 @@ stack_init() {
   FARM_BIN=${FARM_BIN:-bin/farm}
   FARM_START_TIMEOUT=${FARM_START_TIMEOUT:-30}
   FARM_STOP_TIMEOUT=${FARM_STOP_TIMEOUT:-40}
+  # Half the cores, at least one: NGINX and the instances share them.
+  FARM_NGINX_WORKERS=${FARM_NGINX_WORKERS:-$(( ($(nproc) + 1) / 2 ))}
   LOGS=logs
   case $FARM_INSTANCES in ''|*[!0-9]*|0) die "FARM_INSTANCES must be a whole number of at least 1, not '$FARM_INSTANCES'" ;; esac
   case $FARM_TRANSPORT in uwsgi|http) ;; *) die "FARM_TRANSPORT must be uwsgi or http, not '$FARM_TRANSPORT'" ;; esac
-  for v in FARM_PORT_NGINX FARM_METRICS_PORT FARM_START_TIMEOUT FARM_STOP_TIMEOUT; do
+  for v in FARM_PORT_NGINX FARM_METRICS_PORT FARM_START_TIMEOUT FARM_STOP_TIMEOUT FARM_NGINX_WORKERS; do
     case ${!v} in ''|*[!0-9]*) die "$v must be a whole number, not '${!v}'" ;; esac
   done
   [ -f "$FARM_CONFIG" ] || die "no configuration file $FARM_CONFIG"
@@ -88,30 +90,39 @@ check_free() {
 }
 
 # write_nginx_conf writes logs/nginx.conf: conf/nginx_uwsgi.conf with this
-# run's port, instances, sockets and transport.
+# run's port, workers, instances, sockets and transport.
 write_nginx_conf() {
-  local ups i
-  ups="    upstream farm_uwsgi {"$'\n'"        zone farm_uwsgi 64k;"$'\n'
+  local ups i sock=farm_ keep=""
+  if [ "$FARM_TRANSPORT" = http ]; then
+    sock=farm_http_
+    keep="        keepalive 64;"$'\n'
+  fi
+  ups="    upstream farm_api {"$'\n'"        zone farm_api 64k;"$'\n'
   for i in $(seq 1 "$FARM_INSTANCES"); do
-    ups+="        server \"unix:$FARM_SOCKET_DIR/farm_$i.socket\" max_fails=0;"$'\n'
+    ups+="        server \"unix:$FARM_SOCKET_DIR/$sock$i.socket\" max_fails=1 fail_timeout=2s;"$'\n'
   done
-  ups+="    }"$'\n'"    upstream farm_http {"$'\n'"        zone farm_http 64k;"$'\n'
+  ups+="$keep    }"$'\n'"    upstream farm_metrics {"$'\n'"        hash \$remote_addr consistent;"$'\n'
   for i in $(seq 1 "$FARM_INSTANCES"); do
-    ups+="        server \"unix:$FARM_SOCKET_DIR/farm_http_$i.socket\" max_fails=0;"$'\n'
+    ups+="        server \"unix:$FARM_SOCKET_DIR/$sock$i.socket\";"$'\n'
   done
-  ups+="        keepalive 64;"$'\n'"    }"$'\n'
-  ups+="    upstream farm_metrics {"$'\n'"        hash \$remote_addr consistent;"$'\n'
-  for i in $(seq 1 "$FARM_INSTANCES"); do
-    ups+="        server \"unix:$FARM_SOCKET_DIR/farm_$i.socket\";"$'\n'
-  done
-  ups+="    }"
-  UPSTREAMS=$ups PORT=$FARM_PORT_NGINX API="$PWD/conf/farm_api_$FARM_TRANSPORT.conf" awk '
+  ups+="$keep    }"
+  UPSTREAMS=$ups PORT=$FARM_PORT_NGINX WORKERS=$FARM_NGINX_WORKERS T=$FARM_TRANSPORT CONF="$PWD/conf" awk '
     /# farm-upstreams-begin/ { print; print ENVIRON["UPSTREAMS"]; skip = 1; next }
     /# farm-upstreams-end/   { skip = 0 }
     skip { next }
     # Whole lines, not sub(): a "&" in a path would mean the match there.
+    /^worker_processes / { print "worker_processes " ENVIRON["WORKERS"] ";"; next }
     /^ *listen 44444;/ { print "        listen " ENVIRON["PORT"] ";"; next }
-    /^ *include farm_api_uwsgi.conf;/ { match($0, /^ */); print substr($0, 1, RLENGTH) "include \"" ENVIRON["API"] "\";"; next }
+    /^ *include farm_(api|write)_uwsgi.conf;/ {
+      match($0, /^ */); lead = substr($0, 1, RLENGTH)
+      name = $2; sub(/_uwsgi.conf;$/, "", name)
+      print lead "include \"" ENVIRON["CONF"] "/" name "_" ENVIRON["T"] ".conf\";"; next
+    }
+    /^ *uwsgi_pass farm_[a-z]*;/ && ENVIRON["T"] == "http" {
+      match($0, /^ */); lead = substr($0, 1, RLENGTH)
+      name = $2; sub(/;$/, "", name)
+      print lead "proxy_pass http://" name ";"; next
+    }
     { print }
   ' conf/nginx_uwsgi.conf >"$LOGS/nginx.conf.new"
   mv "$LOGS/nginx.conf.new" "$LOGS/nginx.conf"

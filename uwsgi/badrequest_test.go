@@ -1,10 +1,11 @@
 package uwsgi_test
 
 import (
-	"github.com/farmhq/farm/uwsgi"
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/farmhq/farm/uwsgi"
 )
 
 // With BadRequest set, variables that make no request get its answer

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
-	"github.com/farmhq/farm/uwsgi"
 	"io"
 	"log/slog"
 	"net"
@@ -15,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/farmhq/farm/uwsgi"
 )
 
 // fuzzSeeds are NGINX-like requests, and some broken ones.

@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 )
 
 // HeaderSize is the size of a packet header.
@@ -73,7 +74,9 @@ func ReadPacket(r io.Reader) (*Packet, error) {
 		return nil, protoErr("modifier1 %d is not supported (only 0, an HTTP request)", p.Modifier1)
 	}
 	size := int(binary.LittleEndian.Uint16(h[1:3]))
-	buf := make([]byte, size)
+	bp := blockPool.Get().(*[]byte)
+	defer blockPool.Put(bp)
+	buf := (*bp)[:size]
 	if n, err := io.ReadFull(r, buf); err != nil {
 		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 			return nil, protoErr("truncated variables: %d of %d bytes", n, size)
@@ -88,17 +91,23 @@ func ReadPacket(r io.Reader) (*Packet, error) {
 	return p, nil
 }
 
-// ParseVars splits the variables block of a packet.
+// blockPool holds buffers for the variables block, which is at most 64 KiB.
+var blockPool = sync.Pool{New: func() any { b := make([]byte, 0xffff); return &b }}
+
+// ParseVars splits the variables block of a packet. The block becomes one
+// string, and every key and value a part of it: one allocation for all of
+// them.
 func ParseVars(b []byte) ([]Var, error) {
-	var vars []Var
-	for off := 0; off < len(b); {
-		key, next, err := str(b, off, "key")
+	block := string(b)
+	vars := make([]Var, 0, 32)
+	for off := 0; off < len(block); {
+		key, next, err := str(block, off)
 		if err != nil {
-			return nil, err
+			return nil, protoErr("key %s", err)
 		}
-		val, next, err := str(b, next, "value of "+quoteKey(key))
+		val, next, err := str(block, next)
 		if err != nil {
-			return nil, err
+			return nil, protoErr("value of %s %s", quoteKey(key), err)
 		}
 		if key == "" {
 			return nil, protoErr("empty variable name at byte %d", off)
@@ -109,24 +118,31 @@ func ParseVars(b []byte) ([]Var, error) {
 	return vars, nil
 }
 
-// str reads one length-prefixed string at off.
-func str(b []byte, off int, what string) (string, int, error) {
-	if off+2 > len(b) {
-		return "", 0, protoErr("%s size at byte %d runs past the %d-byte block", what, off, len(b))
-	}
-	n := int(binary.LittleEndian.Uint16(b[off:]))
-	off += 2
-	if off+n > len(b) {
-		return "", 0, protoErr("%s of %d bytes at byte %d runs past the %d-byte block", what, n, off, len(b))
-	}
-	return string(b[off : off+n]), off + n, nil
+// overrun is the fault of a string whose size runs past the block; str
+// words it for its caller, which knows what the string was.
+type overrun struct {
+	size, off, block int
+	sizeToo          bool // the size itself runs past
 }
 
-func quoteKey(k string) string {
-	if len(k) > 40 {
-		k = k[:40] + "..."
+func (e *overrun) Error() string {
+	if e.sizeToo {
+		return fmt.Sprintf("size at byte %d runs past the %d-byte block", e.off, e.block)
 	}
-	return fmt.Sprintf("%q", k)
+	return fmt.Sprintf("of %d bytes at byte %d runs past the %d-byte block", e.size, e.off, e.block)
+}
+
+// str reads one length-prefixed string at off.
+func str(b string, off int) (string, int, error) {
+	if off+2 > len(b) {
+		return "", 0, &overrun{off: off, block: len(b), sizeToo: true}
+	}
+	n := int(b[off]) | int(b[off+1])<<8
+	off += 2
+	if off+n > len(b) {
+		return "", 0, &overrun{size: n, off: off, block: len(b)}
+	}
+	return b[off : off+n], off + n, nil
 }
 
 // AppendPacket encodes a request header and variables, as NGINX does.
@@ -150,4 +166,11 @@ func AppendPacket(dst []byte, modifier1, modifier2 byte, vars []Var) ([]byte, er
 		dst = append(dst, v.Value...)
 	}
 	return dst, nil
+}
+
+func quoteKey(k string) string {
+	if len(k) > 40 {
+		k = k[:40] + "..."
+	}
+	return fmt.Sprintf("%q", k)
 }

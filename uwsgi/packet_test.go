@@ -6,12 +6,13 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"github.com/farmhq/farm/uwsgi"
 	"io"
 	"net/http"
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/farmhq/farm/uwsgi"
 )
 
 // kv turns "K", "V", "K2", "V2"... into variables.

@@ -2,10 +2,13 @@ package uwsgi
 
 import (
 	"bufio"
-	"fmt"
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
+	"sync"
+
+	"golang.org/x/net/http/httpguts"
 )
 
 // responseWriter writes an HTTP/1.1 response on a uwsgi connection. It
@@ -23,11 +26,23 @@ type responseWriter struct {
 	err       error
 }
 
+// writers holds the buffered writers of connections.
+var writers = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 4<<10) }}
+
 func newResponseWriter(conn net.Conn, req *http.Request, max int) *responseWriter {
 	if max <= 0 {
 		max = 64 << 10
 	}
-	return &responseWriter{bw: bufio.NewWriterSize(conn, 8<<10), req: req, header: http.Header{}, max: max}
+	bw := writers.Get().(*bufio.Writer)
+	bw.Reset(conn)
+	return &responseWriter{bw: bw, req: req, header: make(http.Header, 8), max: max}
+}
+
+// release gives the writer's buffer back, once the response is out.
+func (w *responseWriter) release() {
+	w.bw.Reset(nil)
+	writers.Put(w.bw)
+	w.bw = nil
 }
 
 func (w *responseWriter) Header() http.Header { return w.header }
@@ -72,23 +87,47 @@ func (w *responseWriter) Write(p []byte) (int, error) {
 // commit writes the status line and the headers, then what was held.
 func (w *responseWriter) commit(length int) {
 	w.committed = true
-	h := w.header.Clone()
-	if h.Get("Content-Type") == "" && len(w.buf) > 0 {
-		h.Set("Content-Type", http.DetectContentType(w.buf))
+	h := w.header
+	bw := w.bw
+	bw.WriteString("HTTP/1.1 ")
+	var num [8]byte
+	bw.Write(strconv.AppendInt(num[:0], int64(w.status), 10))
+	bw.WriteByte(' ')
+	bw.WriteString(http.StatusText(w.status))
+	bw.WriteString("\r\n")
+	if len(h["Content-Type"]) == 0 && len(w.buf) > 0 {
+		writeField(bw, "Content-Type", http.DetectContentType(w.buf))
 	}
-	if length >= 0 && w.bodyAllowed() && h.Get("Content-Length") == "" {
-		h.Set("Content-Length", strconv.Itoa(length))
+	if length >= 0 && w.bodyAllowed() && len(h["Content-Length"]) == 0 {
+		bw.WriteString("Content-Length: ")
+		bw.Write(strconv.AppendInt(num[:0], int64(length), 10))
+		bw.WriteString("\r\n")
 	}
-	fmt.Fprintf(w.bw, "HTTP/1.1 %d %s\r\n", w.status, http.StatusText(w.status))
-	if err := h.Write(w.bw); err != nil {
-		w.err = err
-		return
+	for k, vs := range h {
+		if !httpguts.ValidHeaderFieldName(k) {
+			continue // as net/http does: a name that is not a token is dropped
+		}
+		for _, v := range vs {
+			writeField(bw, k, v)
+		}
 	}
-	w.bw.WriteString("\r\n")
+	bw.WriteString("\r\n")
 	if len(w.buf) > 0 && w.req.Method != http.MethodHead {
-		w.bw.Write(w.buf)
+		bw.Write(w.buf)
 	}
 	w.buf = nil
+}
+
+// writeField writes one header line; a line break in the value becomes a
+// space (as net/http's Header.Write does), so a value cannot add lines.
+func writeField(bw *bufio.Writer, k, v string) {
+	bw.WriteString(k)
+	bw.WriteString(": ")
+	if strings.ContainsAny(v, "\r\n") {
+		v = strings.NewReplacer("\r", " ", "\n", " ").Replace(v)
+	}
+	bw.WriteString(strings.TrimSpace(v))
+	bw.WriteString("\r\n")
 }
 
 // Flush sends what is held so far (http.Flusher).

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/textproto"
 	"net/url"
 	"runtime/debug"
 	"strconv"
@@ -46,6 +47,10 @@ type Server struct {
 	ctx       context.Context
 	cancel    context.CancelFunc
 }
+
+// readers holds the buffered readers of connections: one a request would
+// be garbage a request.
+var readers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 4<<10) }}
 
 // ErrServerClosed is what Serve returns after Shutdown or Close.
 var ErrServerClosed = errors.New("uwsgi: server closed")
@@ -156,7 +161,9 @@ func (s *Server) serveConn(conn net.Conn) {
 	if s.ReadTimeout > 0 {
 		conn.SetReadDeadline(start.Add(s.ReadTimeout))
 	}
-	br := bufio.NewReaderSize(conn, 8<<10)
+	br := readers.Get().(*bufio.Reader)
+	br.Reset(conn)
+	defer func() { br.Reset(nil); readers.Put(br) }()
 	p, err := ReadPacket(br)
 	if err != nil {
 		if !errors.Is(err, io.EOF) {
@@ -175,6 +182,7 @@ func (s *Server) serveConn(conn net.Conn) {
 			w := newResponseWriter(conn, &http.Request{Method: http.MethodGet}, s.MaxBufferedBody)
 			s.BadRequest(w, err)
 			w.finish()
+			w.release()
 		}
 		return
 	}
@@ -183,6 +191,7 @@ func (s *Server) serveConn(conn net.Conn) {
 		conn.SetWriteDeadline(time.Now().Add(s.ReadTimeout + s.WriteTimeout))
 	}
 	w := newResponseWriter(conn, req, s.MaxBufferedBody)
+	defer w.release()
 	if !s.serve(w, req) {
 		return
 	}
@@ -305,7 +314,7 @@ func NewRequest(ctx context.Context, p *Packet, body io.ReadCloser) (*http.Reque
 			return nil, fmt.Errorf("CONTENT_LENGTH %q is not a length", cl)
 		}
 	}
-	h := http.Header{}
+	h := make(http.Header, 16)
 	for _, v := range p.Vars {
 		name, ok := strings.CutPrefix(v.Key, "HTTP_")
 		if !ok || name == "CONTENT_LENGTH" || name == "CONTENT_TYPE" {
@@ -317,7 +326,11 @@ func NewRequest(ctx context.Context, p *Packet, body io.ReadCloser) (*http.Reque
 			// in the header either.
 			continue
 		}
-		h.Add(strings.ReplaceAll(name, "_", "-"), v.Value)
+		canon, known := headerNames[v.Key]
+		if !known {
+			canon = textproto.CanonicalMIMEHeaderKey(strings.ReplaceAll(name, "_", "-"))
+		}
+		h[canon] = append(h[canon], v.Value)
 	}
 	if ct := get("CONTENT_TYPE"); ct != "" {
 		h.Set("Content-Type", ct)
@@ -363,6 +376,17 @@ func NewRequest(ctx context.Context, p *Packet, body io.ReadCloser) (*http.Reque
 		req.TLS = &cryptotls.ConnectionState{HandshakeComplete: true}
 	}
 	return req.WithContext(ctx), nil
+}
+
+// headerNames are the canonical names of the headers NGINX sends most,
+// by their variable, so that a request does not build them again.
+var headerNames = map[string]string{
+	"HTTP_HOST": "Host", "HTTP_USER_AGENT": "User-Agent", "HTTP_ACCEPT": "Accept",
+	"HTTP_ACCEPT_ENCODING": "Accept-Encoding", "HTTP_ACCEPT_LANGUAGE": "Accept-Language",
+	"HTTP_CONNECTION": "Connection", "HTTP_IF_MATCH": "If-Match", "HTTP_IF_NONE_MATCH": "If-None-Match",
+	"HTTP_AUTHORIZATION": "Authorization", "HTTP_COOKIE": "Cookie", "HTTP_REFERER": "Referer",
+	"HTTP_X_FORWARDED_FOR": "X-Forwarded-For", "HTTP_X_FORWARDED_PROTO": "X-Forwarded-Proto",
+	"HTTP_ORIGIN": "Origin", "HTTP_CACHE_CONTROL": "Cache-Control", "HTTP_LAST_EVENT_ID": "Last-Event-Id",
 }
 
 // validHost accepts what a Host header may hold, as net/http checks it

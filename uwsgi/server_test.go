@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/farmhq/farm/uwsgi"
 	"io"
 	"log/slog"
 	"net"
@@ -20,6 +19,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/farmhq/farm/uwsgi"
 
 	farmhttp "github.com/farmhq/farm/http"
 	"github.com/farmhq/farm/store/ram"
