@@ -67,6 +67,9 @@ func start(ctx context.Context, cfg *config.Config, env Env) error {
 	m := metrics.New(metrics.Options{Build: build, Runtime: true})
 	st := m.Store(raw, strings.ToLower(cfg.Datastore))
 	m.AnimalCount(st)
+	if cs, ok := raw.(metrics.CommitStatser); ok {
+		m.StoreCommits(cs)
+	}
 	defer func() {
 		if err := st.Close(); err != nil {
 			log.Error("closing the store", "err", err)

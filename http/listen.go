@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"syscall"
 	"time"
 )
 
@@ -31,7 +32,7 @@ func listenUnix(path string, mode os.FileMode) (net.Listener, error) {
 	}
 	tmp := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+"."+strconv.Itoa(os.Getpid()))
 	os.Remove(tmp) // left by a crash of a process with this pid
-	ln, err := net.Listen("unix", tmp)
+	ln, err := listenBacklog(tmp, socketBacklog)
 	if err != nil {
 		return nil, err
 	}
@@ -48,6 +49,40 @@ func listenUnix(path string, mode os.FileMode) (net.Listener, error) {
 	if err := os.Rename(tmp, path); err != nil {
 		ln.Close()
 		os.Remove(tmp)
+		return nil, err
+	}
+	return ln, nil
+}
+
+// socketBacklog is how many connections a unix socket holds before farm
+// accepts them. Small on purpose: NGINX's requests to an instance that
+// stopped accepting (frozen, or overloaded) fail at connect once it is
+// full, and go to another instance at once, instead of waiting in a
+// queue nobody reads for a read timeout each. Far more than the
+// connections in flight to a healthy instance.
+const socketBacklog = 64
+
+// listenBacklog listens on a unix socket with the given backlog (net.Listen
+// takes the system's, thousands).
+func listenBacklog(path string, backlog int) (net.Listener, error) {
+	fd, err := syscall.Socket(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, os.NewSyscallError("socket", err)
+	}
+	if err := syscall.Bind(fd, &syscall.SockaddrUnix{Name: path}); err != nil {
+		syscall.Close(fd)
+		return nil, &net.OpError{Op: "listen", Net: "unix", Addr: &net.UnixAddr{Name: path, Net: "unix"}, Err: err}
+	}
+	if err := syscall.Listen(fd, backlog); err != nil {
+		syscall.Close(fd)
+		os.Remove(path)
+		return nil, os.NewSyscallError("listen", err)
+	}
+	f := os.NewFile(uintptr(fd), path)
+	defer f.Close() // FileListener holds its own descriptor
+	ln, err := net.FileListener(f)
+	if err != nil {
+		os.Remove(path)
 		return nil, err
 	}
 	return ln, nil

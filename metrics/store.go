@@ -5,6 +5,8 @@ import (
 	"errors"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/farmhq/farm"
 )
 
@@ -62,3 +64,39 @@ func (s *store) Ping(ctx context.Context) (err error) {
 }
 
 func (s *store) Close() error { return s.next.Close() }
+
+// CommitStatser is a store that commits writes in groups (sqlite), and
+// counts them.
+type CommitStatser interface {
+	CommitStats() (commits, writes int64, seconds float64)
+}
+
+// StoreCommits registers the counts of a store's group commits, read at
+// each scrape: farm_store_commits_total, farm_store_commit_writes_total
+// (their ratio is the writes a commit carries) and
+// farm_store_commit_seconds_total.
+func (m *Metrics) StoreCommits(st CommitStatser) {
+	m.Registry.MustRegister(&commitCollector{st: st,
+		commits: prometheus.NewDesc("farm_store_commits_total", "Commits of the store's writes made by this instance (the one that writes the database).", nil, nil),
+		writes:  prometheus.NewDesc("farm_store_commit_writes_total", "Writes carried by those commits: divided by farm_store_commits_total, the writes one commit (and one fsync) carries.", nil, nil),
+		seconds: prometheus.NewDesc("farm_store_commit_seconds_total", "Time spent in those commits, from begin to the synced commit.", nil, nil),
+	})
+}
+
+type commitCollector struct {
+	st                       CommitStatser
+	commits, writes, seconds *prometheus.Desc
+}
+
+func (c *commitCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.commits
+	ch <- c.writes
+	ch <- c.seconds
+}
+
+func (c *commitCollector) Collect(ch chan<- prometheus.Metric) {
+	commits, writes, seconds := c.st.CommitStats()
+	ch <- prometheus.MustNewConstMetric(c.commits, prometheus.CounterValue, float64(commits))
+	ch <- prometheus.MustNewConstMetric(c.writes, prometheus.CounterValue, float64(writes))
+	ch <- prometheus.MustNewConstMetric(c.seconds, prometheus.CounterValue, seconds)
+}

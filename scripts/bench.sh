@@ -18,7 +18,8 @@
 # animal/{id}, a page of 100 whole records, POST, PATCH with If-Match, and
 # a 90/10 read/write mix. Then two instances writing one database (24
 # connections on one, 8 on the other), and one instance of two frozen
-# (SIGSTOP) for 10 s under GET load through NGINX.
+# (SIGSTOP) for 10 s under GET load through NGINX, both measured by
+# internal/bench/load, which records every request's latency.
 #
 # Everything runs at once, idle but for what is measured, so that ceilings
 # and farm share one machine state; the rounds interleave them, so that a
@@ -60,6 +61,7 @@ trap cleanup EXIT
 
 go build -o "$work/ceiling" ./internal/bench/ceiling
 go build -o "$work/seed" ./internal/bench/seed
+go build -o "$work/load" ./internal/bench/load
 cp bin/farm "$work/farm"
 FARM="$work/farm"
 LUA=$PWD/internal/bench/wrk
@@ -96,6 +98,16 @@ run() {
     END { printf "%.0f %.2f %d\n", rps, p99, errors }
   ' "$work/results/$name.out" >>"$work/results/$name"
   say "  $name: $(tail -n1 "$work/results/$name") (req/s, p99 ms, errors)"
+}
+# exact NAME [load arguments...]: one run of internal/bench/load, which
+# records every request's latency (wrk's histogram misreports a tail of a
+# few very slow requests), appended to $work/results/NAME like run's.
+exact() {
+  local name=$1
+  shift
+  "$work/load" "$@" >"$work/results/$name.out" 2>&1 || true
+  head -n1 "$work/results/$name.out" | cut -d' ' -f1-3 >>"$work/results/$name"
+  say "  $name: $(head -n1 "$work/results/$name.out")"
 }
 # val NAME [FIELD]: the median of its runs (field 1: req/s, 2: p99, 3: errors).
 val() { cut -d' ' -f"${2:-1}" "$work/results/$1" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
@@ -201,7 +213,7 @@ done
 say "== one instance of two frozen (SIGSTOP) for 10 s, GET load through NGINX (uwsgi)"
 frozen=$(cat "$work/stack_uwsgi/logs/farm_1.pid")
 (sleep 3; kill -STOP "$frozen"; sleep 10; kill -CONT "$frozen") & freezer=$!
-duration=16s run frozen http://127.0.0.1:48520/api/v1/animal/bench-1 --timeout 30s
+exact frozen -c "$conns" -d 16s http://127.0.0.1:48520/api/v1/animal/bench-1
 wait "$freezer"
 
 say "== two instances writing one database: A with 24 connections, B with 8"
@@ -211,8 +223,8 @@ for x in A:48530 B:48532; do
 done
 wait_up http://127.0.0.1:48531/readyz
 wait_up http://127.0.0.1:48533/readyz
-conns=24 run two_A http://127.0.0.1:48530/api/v1/animal -s "$LUA/post.lua" --timeout 30s -- twoA & wa=$!
-conns=8 run two_B http://127.0.0.1:48532/api/v1/animal -s "$LUA/post.lua" --timeout 30s -- twoB & wb=$!
+exact two_A -c 24 -d "$duration" -post twoA http://127.0.0.1:48530/api/v1/animal & wa=$!
+exact two_B -c 8 -d "$duration" -post twoB http://127.0.0.1:48532/api/v1/animal & wb=$!
 wait "$wa" "$wb"
 
 # The table.

@@ -33,6 +33,10 @@ stack_init() {
 
 instance_env() { # the environment that makes instance $1 unique
   local i=$1
+  # The instances share the cores: each Go runtime gets its share of them
+  # (measured on 2 cores with 2 instances: half again the requests of two
+  # runtimes that each schedule on both cores; docs/benchmarks.md).
+  printf '%s\n' "GOMAXPROCS=${GOMAXPROCS:-$(( $(nproc) / FARM_INSTANCES > 1 ? $(nproc) / FARM_INSTANCES : 1 ))}"
   printf '%s\n' \
     "UWSGI_SOCKET=$FARM_SOCKET_DIR/farm_$i.socket" \
     "HTTP_SOCKET=$FARM_SOCKET_DIR/farm_http_$i.socket" \

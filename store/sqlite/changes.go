@@ -34,12 +34,7 @@ func decodeFields(s string) *farm.Animal {
 // lastSeq is the sequence of the last change in the log (0 for none).
 func (s *Store) lastSeq(ctx context.Context) (int64, error) {
 	var seq sql.NullInt64
-	// sqlite_sequence keeps the last sequence even after the rows are
-	// dropped; the table has no row before the first change.
-	err := s.read.QueryRowContext(ctx, "SELECT seq FROM sqlite_sequence WHERE name = 'change'").Scan(&seq)
-	if err == sql.ErrNoRows {
-		return 0, nil
-	}
+	err := s.read.QueryRowContext(ctx, "SELECT max(seq) FROM change").Scan(&seq)
 	return seq.Int64, err
 }
 

@@ -22,9 +22,9 @@ const schemaVersion = 2
 // neither, one or both of name and dob (tally.go), kept in the write's
 // transaction: any filter's count is at most four rows.
 //
-// change is the change log: one row a committed change, in commit order;
-// AUTOINCREMENT makes its sequence strictly increasing, never reused even
-// after old rows are dropped. A created or updated record's row holds the
+// change is the change log: one row a committed change, in commit order.
+// Its sequence is the rowid: strictly increasing, and never reused, since
+// old rows are dropped from the start and the last one is always kept. A created or updated record's row holds the
 // record; a deleted one's the fields it had, without a revision.
 const schema = `
 CREATE TABLE IF NOT EXISTS animal (
@@ -44,7 +44,7 @@ CREATE TABLE IF NOT EXISTS tally (
 	n   INTEGER NOT NULL
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS change (
-	seq     INTEGER PRIMARY KEY AUTOINCREMENT,
+	seq     INTEGER PRIMARY KEY,
 	at      INTEGER NOT NULL, -- Unix time in milliseconds
 	kind    INTEGER NOT NULL, -- 1 created, 2 updated, 3 deleted
 	id      TEXT NOT NULL,

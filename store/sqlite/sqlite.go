@@ -73,6 +73,7 @@ type Store struct {
 
 	writer *writer // the election, and the committer or the link to it
 	seq    *seqFile
+	stats  commitStats
 	cache  *cache
 	rank   *rankIndex
 

@@ -5,6 +5,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"runtime"
+	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/farmhq/farm"
@@ -76,13 +79,23 @@ type committer struct {
 	commits int
 }
 
+// CommitStats reports this instance's commits since it began writing the
+// file (none when another instance writes it): how many, the writes they
+// carried, and the seconds they took (metrics).
+func (s *Store) CommitStats() (commits, writes int64, seconds float64) {
+	return s.stats.commits.Load(), s.stats.writes.Load(), float64(s.stats.nanos.Load()) / 1e9
+}
+
+type commitStats struct {
+	commits, writes, nanos atomic.Int64
+}
+
 // Write statements, prepared on the write connection.
 const (
 	qInsert      = "INSERT INTO animal (id, species, sex, name, dob, rev) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING"
 	qSelect      = "SELECT species, sex, name, dob, rev FROM animal WHERE id = ?"
 	qUpdate      = "UPDATE animal SET species = ?, sex = ?, name = ?, dob = ?, rev = ? WHERE id = ?"
 	qDelete      = "DELETE FROM animal WHERE id = ?"
-	qTally       = "INSERT INTO tally (key, n) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET n = n + excluded.n"
 	qTallyZero   = "DELETE FROM tally WHERE key = ? AND n = 0"
 	qChange      = "INSERT INTO change (at, kind, id, rev, species, sex, name, dob, was) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 	qDropChanges = "DELETE FROM change WHERE seq <= ?"
@@ -102,7 +115,7 @@ func newCommitter(s *Store) (*committer, error) {
 	}
 	c := &committer{s: s, db: db, conn: conn, stmts: map[string]*sql.Stmt{},
 		ops: make(chan *op, 4096), done: make(chan struct{})}
-	for _, q := range []string{qInsert, qSelect, qUpdate, qDelete, qTally, qTallyZero, qChange, qDropChanges} {
+	for _, q := range append([]string{qInsert, qSelect, qUpdate, qDelete, qTallyZero, qChange, qDropChanges}, qTally[1:]...) {
 		st, err := conn.PrepareContext(ctx, q)
 		if err != nil {
 			c.closeDB()
@@ -138,6 +151,11 @@ func (c *committer) loop() {
 	defer close(c.done)
 	batch := make([]*op, 0, c.s.opt.MaxBatch)
 	for first := range c.ops { // ends when stop has closed ops and it is drained
+		// Let the goroutines that were waiting for the last commit (the
+		// handlers, the followers' readers) queue their next writes
+		// first: with one core's worth of scheduler a process would else
+		// go on committing one write at a time.
+		runtime.Gosched()
 		batch = append(batch[:0], first)
 	fill:
 		for len(batch) < c.s.opt.MaxBatch {
@@ -173,6 +191,7 @@ func (c *committer) run(batch []*op) {
 			batch[i] = nil
 		}
 	}
+	start := time.Now()
 	if _, err := c.conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
 		fail(fmt.Errorf("begin: %w", err))
 		return
@@ -208,6 +227,9 @@ func (c *committer) run(batch []*op) {
 		return
 	}
 	c.s.writer.noteError(nil)
+	c.s.stats.commits.Add(1)
+	c.s.stats.writes.Add(int64(len(batch)))
+	c.s.stats.nanos.Add(int64(time.Since(start)))
 	if last > 0 {
 		// Before the answers: a client that got its answer and reads
 		// through any instance finds the caches told.
@@ -322,11 +344,29 @@ func (c *committer) find(ctx context.Context, id string) (*farm.Animal, error) {
 	return a, nil
 }
 
+// qTally[n] adds to the counts of n keys in one statement (a record has
+// at most four keys, a replace at most eight).
+var qTally = func() []string {
+	q := make([]string, 9)
+	for n := 1; n <= 8; n++ {
+		q[n] = "INSERT INTO tally (key, n) VALUES (?, ?)" + strings.Repeat(", (?, ?)", n-1) +
+			" ON CONFLICT (key) DO UPDATE SET n = n + excluded.n"
+	}
+	return q
+}()
+
 func (c *committer) tally(ctx context.Context, d map[string]int) error {
+	if len(d) == 0 {
+		return nil
+	}
+	args := make([]any, 0, 2*len(d))
 	for k, n := range d {
-		if _, err := c.stmts[qTally].ExecContext(ctx, k, n); err != nil {
-			return err
-		}
+		args = append(args, k, n)
+	}
+	if _, err := c.stmts[qTally[len(d)]].ExecContext(ctx, args...); err != nil {
+		return err
+	}
+	for k, n := range d {
 		if n < 0 {
 			if _, err := c.stmts[qTallyZero].ExecContext(ctx, k); err != nil {
 				return err

@@ -1,0 +1,94 @@
+// Command load drives a server with a fixed number of connections, each
+// sending one request after another, and reports every request's latency
+// exactly: requests/s, p50, p90, p99, max, and the errors (transport
+// failures and 5xx). scripts/bench.sh uses it where the tail matters (a
+// frozen instance, two instances writing), wrk elsewhere. A test tool,
+// not part of farm.
+//
+//	load [-c 32] [-d 10s] [-post PREFIX] URL
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+func main() {
+	conns := flag.Int("c", 32, "connections")
+	duration := flag.Duration("d", 10*time.Second, "how long")
+	post := flag.String("post", "", "POST new animals with ids PREFIX-<connection>-<n> instead of GET")
+	flag.Parse()
+	if flag.NArg() != 1 {
+		fmt.Fprintln(os.Stderr, "usage: load [-c N] [-d D] [-post PREFIX] URL")
+		os.Exit(2)
+	}
+	url := flag.Arg(0)
+	tr := &http.Transport{MaxIdleConnsPerHost: *conns, MaxConnsPerHost: *conns}
+	client := &http.Client{Transport: tr, Timeout: time.Minute}
+	var mu sync.Mutex
+	var lat []time.Duration
+	errs := 0
+	var firstErr string
+	deadline := time.Now().Add(*duration)
+	start := time.Now()
+	var wg sync.WaitGroup
+	for c := range *conns {
+		wg.Go(func() {
+			var mine []time.Duration
+			bad := 0
+			msg := ""
+			for n := 0; time.Now().Before(deadline); n++ {
+				var req *http.Request
+				if *post != "" {
+					body := fmt.Sprintf(`{"id":"%s-%d-%d","species":"cow","sex":"female","name":"Load %d"}`, *post, c, n, n)
+					req, _ = http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+					req.Header.Set("Content-Type", "application/json")
+				} else {
+					req, _ = http.NewRequest(http.MethodGet, url, nil)
+				}
+				t := time.Now()
+				res, err := client.Do(req)
+				if err == nil {
+					io.Copy(io.Discard, res.Body)
+					res.Body.Close()
+					if res.StatusCode >= 500 {
+						err = fmt.Errorf("status %d", res.StatusCode)
+					}
+				}
+				mine = append(mine, time.Since(t))
+				if err != nil {
+					bad++
+					if msg == "" {
+						msg = err.Error()
+					}
+				}
+			}
+			mu.Lock()
+			lat = append(lat, mine...)
+			errs += bad
+			if firstErr == "" {
+				firstErr = msg
+			}
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	slices.Sort(lat)
+	pct := func(p float64) float64 {
+		if len(lat) == 0 {
+			return 0
+		}
+		return float64(lat[min(len(lat)-1, int(p*float64(len(lat))))].Microseconds()) / 1000
+	}
+	// The line scripts/bench.sh reads: rps p99ms errors, then the rest.
+	fmt.Printf("%.0f %.2f %d p50=%.2fms p90=%.2fms max=%.2fms n=%d %s\n", float64(len(lat))/elapsed.Seconds(), pct(0.99), errs,
+		pct(0.50), pct(0.90), pct(1), len(lat), firstErr)
+}
