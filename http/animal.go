@@ -14,12 +14,6 @@ import (
 	"github.com/farmhq/farm/validate"
 )
 
-// ref is how listings and creations point at a record.
-type ref struct {
-	ID   string `json:"id"`
-	Href string `json:"_href"`
-}
-
 // baseURL is the absolute URL of the server as the client addressed it.
 func baseURL(r *http.Request) string {
 	scheme := "http"
@@ -33,10 +27,6 @@ func baseURL(r *http.Request) string {
 	return scheme + "://" + host
 }
 
-func animalURL(r *http.Request, id string) string {
-	return baseURL(r) + animalPath(id)
-}
-
 // animalPath is the path of a record. farm's ids need no escaping, but a
 // store written by other programs (the original's CouchDB) may hold others.
 func animalPath(id string) string {
@@ -45,19 +35,10 @@ func animalPath(id string) string {
 
 func etag(rev string) string { return `"` + rev + `"` }
 
-// record is a whole record in a listing that asks for them (fields=all):
-// the record as GET answers it, with its URL and its revision (the ETag
-// without its quotes), so that a page of records is one request and any
-// of them can be changed with If-Match.
-type record struct {
-	ID      string `json:"id"`
-	Species string `json:"species"`
-	Sex     string `json:"sex"`
-	Name    string `json:"name,omitempty"`
-	DOB     string `json:"dob,omitempty"`
-	Href    string `json:"_href"`
-	Rev     string `json:"_rev"`
-}
+// A listing's element is {"id", "_href"}, or with fields=all the record
+// as GET answers it with its URL and its revision ("_rev", the ETag
+// without its quotes), so that a page of records is one request and any of
+// them can be changed with If-Match (encode.go).
 
 func handleListAnimals(o Options) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -81,20 +62,20 @@ func handleListAnimals(o Options) http.Handler {
 		if link := linkHeader(base+"/api/v1/animal", q, total, firstID, lastID); link != "" {
 			w.Header().Set("Link", link)
 		}
-		if q.Whole {
-			recs := make([]record, len(as))
+		writeEncoded(w, http.StatusOK, func(b []byte) []byte {
+			b = append(b, '[')
 			for i, a := range as {
-				recs[i] = record{ID: a.ID, Species: a.Species, Sex: a.Sex, Name: a.Name, DOB: a.DOB,
-					Href: base + animalPath(a.ID), Rev: a.Rev}
+				if i > 0 {
+					b = append(b, ',')
+				}
+				if q.Whole {
+					b = appendRecord(b, a, base)
+				} else {
+					b = appendRef(b, a.ID, base)
+				}
 			}
-			writeJSON(w, http.StatusOK, recs)
-			return
-		}
-		refs := make([]ref, len(as))
-		for i, a := range as {
-			refs[i] = ref{ID: a.ID, Href: base + animalPath(a.ID)}
-		}
-		writeJSON(w, http.StatusOK, refs)
+			return append(b, ']')
+		})
 	})
 }
 
@@ -113,10 +94,10 @@ func handleCreateAnimal(o Options) http.Handler {
 			fail(w, r, o.Logger, err)
 			return
 		}
-		loc := animalURL(r, a.ID)
-		w.Header().Set("Location", loc)
+		base := baseURL(r)
+		w.Header().Set("Location", base+animalPath(a.ID))
 		w.Header().Set("ETag", etag(a.Rev))
-		writeJSON(w, http.StatusCreated, ref{ID: a.ID, Href: loc})
+		writeEncoded(w, http.StatusCreated, func(b []byte) []byte { return appendRef(b, a.ID, base) })
 	})
 }
 
@@ -132,7 +113,7 @@ func handleGetAnimal(o Options) http.Handler {
 			w.WriteHeader(http.StatusNotModified)
 			return
 		}
-		writeJSON(w, http.StatusOK, a)
+		writeAnimal(w, http.StatusOK, a)
 	})
 }
 
@@ -184,7 +165,7 @@ func update(o Options, change func(cur *farm.Animal, body []byte, now time.Time)
 			}
 			if next.Equal(cur) {
 				w.Header().Set("ETag", etag(cur.Rev))
-				writeJSON(w, http.StatusOK, cur)
+				writeAnimal(w, http.StatusOK, cur)
 				return
 			}
 			err = o.Store.ReplaceAnimal(r.Context(), next, cur.Rev)
@@ -196,7 +177,7 @@ func update(o Options, change func(cur *farm.Animal, body []byte, now time.Time)
 				return
 			}
 			w.Header().Set("ETag", etag(next.Rev))
-			writeJSON(w, http.StatusOK, next)
+			writeAnimal(w, http.StatusOK, next)
 			return
 		}
 	})

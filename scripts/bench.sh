@@ -150,18 +150,18 @@ deployment() {
 say "== starting the ceilings, NGINX configurations and farm"
 "$work/ceiling" dsync "$work/data" 3s >"$work/results/dsync"
 say "  disk: $(cat "$work/results/dsync") O_DSYNC 4 KiB writes/s"
-"$work/ceiling" http 127.0.0.1:48501 & pids+=($!)
+"$work/ceiling" http 127.0.0.1:21501 & pids+=($!)
 "$work/ceiling" uwsgi "$work/ceil/farm_1.socket" "$work/ceil/farm_2.socket" & pids+=($!)
 "$work/ceiling" http-unix "$work/ceil/farm_http_1.socket" "$work/ceil/farm_http_2.socket" & pids+=($!)
 nginx_run nginx_alone "pid $work/logs/nginx_alone.pid; events {}
-http { access_log off; server { listen 127.0.0.1:48502;
+http { access_log off; server { listen 127.0.0.1:21502;
   location / { default_type application/json; return 200 '{\"name\":\"farm\",\"version\":\"2026.12.02\"}'; } } }"
-minimal 48503 min_uwsgi uwsgi
-minimal 48504 min_http http
+minimal 21503 min_uwsgi uwsgi
+minimal 21504 min_http http
 # farm's own configuration, as farm_start.sh writes it, on the ceilings'
 # sockets.
 ceilstack=$(deployment ceilstack)
-for t in uwsgi:48505 http:48506; do
+for t in uwsgi:21505 http:21506; do
   (cd "$ceilstack" && FARM_TRANSPORT=${t%:*} FARM_PORT_NGINX=${t#*:} FARM_SOCKET_DIR="$work/ceil" bash -c '
     . scripts/stack.sh; stack_init; write_nginx_conf') >/dev/null
   sed "s#logs/nginx\([_.a-z]*\)#logs/farmconf_${t%:*}\1#g" "$ceilstack/logs/nginx.conf" >"$work/farmconf_${t%:*}.conf"
@@ -171,11 +171,11 @@ for t in uwsgi:48505 http:48506; do
 done
 # farm directly: one instance, HTTP on TCP, the production configuration.
 direct=$(deployment direct)
-(cd "$direct" && FARM_PORT=48510 FARM_IF=127.0.0.1 UWSGI_SOCKET= HTTP_SOCKET= METRICS_ADDR=127.0.0.1:48511 \
+(cd "$direct" && FARM_PORT=21510 FARM_IF=127.0.0.1 UWSGI_SOCKET= HTTP_SOCKET= METRICS_ADDR=127.0.0.1:21511 \
   exec "$FARM" -c conf/farm_uwsgi.cfg start >"$work/logs/direct.log" 2>&1) & pids+=($!)
-wait_up http://127.0.0.1:48511/readyz
+wait_up http://127.0.0.1:21511/readyz
 # The production stacks, one a transport.
-for t in uwsgi:48520:48600 http:48521:48610; do
+for t in uwsgi:21520:21600 http:21521:21610; do
   s=$(deployment "stack_${t%%:*}")
   mkdir -p "$work/sock_${t%%:*}"
   chmod 755 "$work/sock_${t%%:*}"
@@ -183,19 +183,19 @@ for t in uwsgi:48520:48600 http:48521:48610; do
     FARM_SOCKET_DIR="$work/sock_${t%%:*}" ./farm_start.sh >/dev/null)
   stacks+=("$s")
 done
-wait_up http://127.0.0.1:48505/api/v1/_about
-wait_up http://127.0.0.1:48506/api/v1/_about
-"$work/seed" http://127.0.0.1:48510 bench 1000
+wait_up http://127.0.0.1:21505/api/v1/_about
+wait_up http://127.0.0.1:21506/api/v1/_about
+"$work/seed" http://127.0.0.1:21510 bench 1000
 
 ceiling_urls=(
-  bare_http=http://127.0.0.1:48501/api/v1/_about
-  nginx_alone=http://127.0.0.1:48502/api/v1/_about
-  min_uwsgi=http://127.0.0.1:48503/api/v1/_about
-  min_http=http://127.0.0.1:48504/api/v1/_about
-  farmconf_uwsgi=http://127.0.0.1:48505/api/v1/_about
-  farmconf_http=http://127.0.0.1:48506/api/v1/_about
+  bare_http=http://127.0.0.1:21501/api/v1/_about
+  nginx_alone=http://127.0.0.1:21502/api/v1/_about
+  min_uwsgi=http://127.0.0.1:21503/api/v1/_about
+  min_http=http://127.0.0.1:21504/api/v1/_about
+  farmconf_uwsgi=http://127.0.0.1:21505/api/v1/_about
+  farmconf_http=http://127.0.0.1:21506/api/v1/_about
 )
-farms=(direct=http://127.0.0.1:48510 stack_uwsgi=http://127.0.0.1:48520 stack_http=http://127.0.0.1:48521)
+farms=(direct=http://127.0.0.1:21510 stack_uwsgi=http://127.0.0.1:21520 stack_http=http://127.0.0.1:21521)
 for r in $(seq "$rounds"); do
   say "== round $r of $rounds"
   for c in "${ceiling_urls[@]}"; do run "${c%%=*}" "${c#*=}"; done
@@ -213,18 +213,18 @@ done
 say "== one instance of two frozen (SIGSTOP) for 10 s, GET load through NGINX (uwsgi)"
 frozen=$(cat "$work/stack_uwsgi/logs/farm_1.pid")
 (sleep 3; kill -STOP "$frozen"; sleep 10; kill -CONT "$frozen") & freezer=$!
-exact frozen -c "$conns" -d 16s http://127.0.0.1:48520/api/v1/animal/bench-1
+exact frozen -c "$conns" -d 16s http://127.0.0.1:21520/api/v1/animal/bench-1
 wait "$freezer"
 
 say "== two instances writing one database: A with 24 connections, B with 8"
-for x in A:48530 B:48532; do
+for x in A:21530 B:21532; do
   (cd "$direct" && FARM_PORT=${x#*:} FARM_IF=127.0.0.1 UWSGI_SOCKET= HTTP_SOCKET= METRICS_ADDR=127.0.0.1:$((${x#*:} + 1)) \
     exec "$FARM" -c conf/farm_uwsgi.cfg start >"$work/logs/two_${x%:*}.log" 2>&1) & pids+=($!)
 done
-wait_up http://127.0.0.1:48531/readyz
-wait_up http://127.0.0.1:48533/readyz
-exact two_A -c 24 -d "$duration" -post twoA http://127.0.0.1:48530/api/v1/animal & wa=$!
-exact two_B -c 8 -d "$duration" -post twoB http://127.0.0.1:48532/api/v1/animal & wb=$!
+wait_up http://127.0.0.1:21531/readyz
+wait_up http://127.0.0.1:21533/readyz
+exact two_A -c 24 -d "$duration" -post twoA http://127.0.0.1:21530/api/v1/animal & wa=$!
+exact two_B -c 8 -d "$duration" -post twoB http://127.0.0.1:21532/api/v1/animal & wb=$!
 wait "$wa" "$wb"
 
 # The table.
