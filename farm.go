@@ -57,6 +57,41 @@ type AnimalStore interface {
 	Close() error
 }
 
+// AnimalExporter is a store that can hand out every record, in id order,
+// from one consistent view of the store where it has one (SQLite's read
+// transaction), in constant memory.
+type AnimalExporter interface {
+	ExportAnimals(ctx context.Context, fn func(*Animal) error) error
+}
+
+// ImportMode says what an import does with a record whose id exists.
+type ImportMode byte
+
+const (
+	ImportSkip    ImportMode = iota // keep the stored record
+	ImportReplace                   // replace it
+	ImportFail                      // stop the import there
+)
+
+// ImportOutcome is what an import did with one record.
+type ImportOutcome byte
+
+const (
+	Created    ImportOutcome = iota // the record is new
+	Replaced                        // it replaced one with its id (ImportReplace)
+	Skipped                         // one with its id was kept (ImportSkip)
+	Conflicted                      // one with its id exists (ImportFail): the import stops
+	NotTried                        // after a conflict, under ImportFail
+)
+
+// AnimalImporter is a store that writes a batch of valid records in one
+// transaction (or one bulk request), with new revisions. The outcomes are
+// the records', in order; the error is the store's own failure, and then
+// nothing of the batch is written.
+type AnimalImporter interface {
+	ImportAnimals(ctx context.Context, batch []*Animal, mode ImportMode) ([]ImportOutcome, error)
+}
+
 // Error codes, after the ones Ben Johnson's WTF Dial uses. Each code means
 // one HTTP status, decided in one place (http/errors.go).
 const (

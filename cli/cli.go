@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/pprof"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -62,9 +63,12 @@ type Env struct {
 
 // globals are the flags every command shares.
 type globals struct {
-	config  string
-	verbose bool
-	include bool
+	config     string
+	verbose    bool
+	include    bool
+	cpuProfile string
+
+	stopProfile func()
 }
 
 // Run runs the farm command line with args (without the program name).
@@ -131,6 +135,27 @@ it through the same configuration file (-c, default conf/farm.cfg).`,
 	pf.StringVarP(&g.config, "config", "c", "", "configuration file (default "+config.DefaultPath+" when it exists)")
 	pf.BoolVarP(&g.verbose, "verbose", "v", false, "tell more: request and response lines on stderr")
 	pf.BoolVarP(&g.include, "include", "i", false, "print response headers, like curl -i")
+	pf.StringVar(&g.cpuProfile, "cpuprofile", "", "write a CPU profile of the command to FILE (go tool pprof FILE)")
+	root.PersistentPreRunE = func(cmd *cobra.Command, args []string) error {
+		if g.cpuProfile == "" {
+			return nil
+		}
+		f, err := os.Create(g.cpuProfile)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			return err
+		}
+		g.stopProfile = func() { pprof.StopCPUProfile(); f.Close() }
+		return nil
+	}
+	root.PersistentPostRun = func(cmd *cobra.Command, args []string) {
+		if g.stopProfile != nil {
+			g.stopProfile()
+		}
+	}
 	root.Flags().BoolVarP(&showVersion, "version", "V", false, "print the version and exit")
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error { return usageError{err} })
 
@@ -144,6 +169,8 @@ it through the same configuration file (-c, default conf/farm.cfg).`,
 		newRequest(g, env, "delete", "DELETE", "delete URI...", "HTTP DELETE of each URI"),
 		newAnimal(g, env),
 		newStress(g, env),
+		newExport(g, env),
+		newImport(g, env),
 	)
 	return root
 }

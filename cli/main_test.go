@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -16,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/farmhq/farm/cli"
 	"github.com/farmhq/farm/internal/testbed"
 )
 
@@ -207,4 +209,23 @@ func lines(s string) []string {
 		}
 	}
 	return out
+}
+
+// run runs a farm command in this process, through cli.Run, as main does:
+// env is its whole environment, paths in args must be absolute.
+func run(t *testing.T, stdin string, env map[string]string, args ...string) result {
+	t.Helper()
+	var out, errb bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	err := cli.Run(ctx, args, cli.Env{
+		Getenv: func(k string) (string, bool) { v, ok := env[k]; return v, ok },
+		Stdin:  strings.NewReader(stdin),
+		Stdout: &out,
+		Stderr: &errb,
+	})
+	if err != nil {
+		fmt.Fprintln(&errb, "farm:", err)
+	}
+	return result{out.String(), errb.String(), cli.ExitCode(err)}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -59,7 +60,7 @@ func start(ctx context.Context, cfg *config.Config, env Env) error {
 		}
 		files = os.DirFS(cfg.StaticDir)
 	}
-	raw, err := openStore(cfg)
+	raw, err := openStore(cfg, log, false)
 	if err != nil {
 		return err
 	}
@@ -119,8 +120,9 @@ func start(ctx context.Context, cfg *config.Config, env Env) error {
 	return serveErr
 }
 
-// openStore opens the store DATASTORE names.
-func openStore(cfg *config.Config) (farm.AnimalStore, error) {
+// openStore opens the store DATASTORE names; log, when set, gets the
+// store's events. bulk sizes it for moving many records (farm import).
+func openStore(cfg *config.Config, log *slog.Logger, bulk bool) (farm.AnimalStore, error) {
 	switch cfg.Datastore {
 	case config.StoreRAM:
 		return ram.New(), nil
@@ -130,7 +132,11 @@ func openStore(cfg *config.Config) (farm.AnimalStore, error) {
 				return nil, fmt.Errorf("SQLITE_PATH: %w", err)
 			}
 		}
-		return sqlite.Open(cfg.SQLitePath, sqlite.Options{})
+		opt := sqlite.Options{Logger: log}
+		if bulk {
+			opt.WriteCacheMiB = 96
+		}
+		return sqlite.Open(cfg.SQLitePath, opt)
 	case config.StoreCouchDB:
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()

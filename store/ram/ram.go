@@ -162,3 +162,62 @@ func (s *Store) Close() error {
 	s.closed = true
 	return nil
 }
+
+// ExportAnimals implements farm.AnimalExporter, from a copy taken under
+// the lock: one consistent view.
+func (s *Store) ExportAnimals(ctx context.Context, fn func(*farm.Animal) error) error {
+	s.mu.RLock()
+	if err := s.check(); err != nil {
+		s.mu.RUnlock()
+		return err
+	}
+	all := make([]farm.Animal, len(s.ids))
+	for i, id := range s.ids {
+		all[i] = s.byID[id]
+	}
+	s.mu.RUnlock()
+	for i := range all {
+		if err := fn(&all[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ImportAnimals implements farm.AnimalImporter: the batch under one lock.
+func (s *Store) ImportAnimals(ctx context.Context, batch []*farm.Animal, mode farm.ImportMode) ([]farm.ImportOutcome, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.check(); err != nil {
+		return nil, err
+	}
+	out := make([]farm.ImportOutcome, len(batch))
+	stopped := false
+	for i, a := range batch {
+		cur, exists := s.byID[a.ID]
+		switch {
+		case stopped:
+			out[i] = farm.NotTried
+		case !exists:
+			rec := *a
+			rec.Rev = store.NextRev("")
+			s.byID[a.ID] = rec
+			j, _ := slices.BinarySearch(s.ids, a.ID)
+			s.ids = slices.Insert(s.ids, j, a.ID)
+			out[i] = farm.Created
+		case mode == farm.ImportSkip:
+			out[i] = farm.Skipped
+		case mode == farm.ImportFail:
+			out[i] = farm.Conflicted
+			stopped = true
+		default:
+			if !cur.Equal(a) {
+				rec := *a
+				rec.Rev = store.NextRev(cur.Rev)
+				s.byID[a.ID] = rec
+			}
+			out[i] = farm.Replaced
+		}
+	}
+	return out, nil
+}

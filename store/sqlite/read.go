@@ -247,3 +247,32 @@ func collect(rows *sql.Rows) ([]*farm.Animal, error) {
 	}
 	return out, rows.Err()
 }
+
+// ExportAnimals implements farm.AnimalExporter: every record, in id
+// order, from one read transaction (one snapshot, however long it takes
+// and whoever writes meanwhile), a row at a time.
+func (s *Store) ExportAnimals(ctx context.Context, fn func(*farm.Animal) error) error {
+	if err := s.closed(); err != nil {
+		return err
+	}
+	tx, err := s.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return storeError(err)
+	}
+	defer tx.Rollback()
+	rows, err := tx.QueryContext(ctx, "SELECT "+animalColumns+" FROM animal ORDER BY id")
+	if err != nil {
+		return storeError(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		a, err := scanAnimal(rows)
+		if err != nil {
+			return storeError(err)
+		}
+		if err := fn(a); err != nil {
+			return err
+		}
+	}
+	return storeError(rows.Err())
+}

@@ -21,6 +21,7 @@ const (
 	opCreate  opKind = 1
 	opReplace opKind = 2
 	opDelete  opKind = 3
+	opImport  opKind = 4
 )
 
 // op is one write: what the committer runs, and what an instance sends to
@@ -33,6 +34,11 @@ type op struct {
 	rev   string      // replace, delete: the revision the record must have now ("" for a delete: any)
 	retry bool        // sent again after its outcome was lost: already applied counts as done
 
+	// An import: the records (each with its new revision) and what to do
+	// with one whose id exists.
+	batch []farm.Animal
+	mode  farm.ImportMode
+
 	ctx  context.Context // the client's; the op is skipped when it ended before the op ran
 	done func(result)
 }
@@ -42,6 +48,7 @@ type op struct {
 type result struct {
 	code, msg string
 	seq       int64
+	outcomes  []farm.ImportOutcome // an import's, a record each
 }
 
 func (r result) err() error {
@@ -102,7 +109,9 @@ const (
 )
 
 func newCommitter(s *Store) (*committer, error) {
-	db, err := sql.Open("sqlite", dsn(s.path))
+	// A larger page cache than the readers': the writer touches pages all
+	// over the indexes, and an import touches many.
+	db, err := sql.Open("sqlite", dsn(s.path)+fmt.Sprintf("&_pragma=cache_size(-%d)", s.opt.WriteCacheMiB<<10))
 	if err != nil {
 		return nil, err
 	}
@@ -250,6 +259,8 @@ func (c *committer) apply(ctx context.Context, o *op) (result, error) {
 		return c.replace(ctx, o)
 	case opDelete:
 		return c.delete(ctx, o)
+	case opImport:
+		return c.importBatch(ctx, o)
 	}
 	return resultOf(farm.Errorf(farm.EINTERNAL, "sqlite: write of kind %d", o.kind)), nil
 }
@@ -321,6 +332,56 @@ func (c *committer) delete(ctx context.Context, o *op) (result, error) {
 	return c.change(ctx, changeDeleted, cur, nil)
 }
 
+// importBatch writes an import's records: a new one is created, one whose
+// id exists is kept, replaced, or ends the import (the mode). A record
+// sent again (retry) that was written already, with its revision, counts
+// as written.
+func (c *committer) importBatch(ctx context.Context, o *op) (result, error) {
+	res := result{outcomes: make([]farm.ImportOutcome, len(o.batch))}
+	stopped := false
+	for i := range o.batch {
+		a := &o.batch[i]
+		if stopped {
+			res.outcomes[i] = farm.NotTried
+			continue
+		}
+		created, err := c.create(ctx, &op{kind: opCreate, a: *a, retry: o.retry})
+		if err != nil {
+			return result{}, err
+		}
+		if created.code == "" {
+			res.outcomes[i] = farm.Created
+			res.seq = max(res.seq, created.seq)
+			continue
+		}
+		switch o.mode {
+		case farm.ImportSkip:
+			res.outcomes[i] = farm.Skipped
+		case farm.ImportFail:
+			res.outcomes[i] = farm.Conflicted
+			stopped = true
+		case farm.ImportReplace:
+			cur, err := c.find(ctx, a.ID)
+			if err != nil {
+				return result{}, err
+			}
+			if cur.Rev == a.Rev || cur.Equal(a) { // this very write, sent again; or nothing to change
+				res.outcomes[i] = farm.Replaced
+				continue
+			}
+			next := *a
+			next.Rev = store.NextRev(cur.Rev)
+			replaced, err := c.replace(ctx, &op{kind: opReplace, a: next, rev: cur.Rev})
+			if err != nil {
+				return result{}, err
+			}
+			res.outcomes[i] = farm.Replaced
+			res.seq = max(res.seq, replaced.seq)
+		}
+	}
+	return res, nil
+}
+
 // ignoreDomain passes on an error of the database, not a rule's.
 func ignoreDomain(err error) error {
 	var fe *farm.Error
@@ -345,10 +406,10 @@ func (c *committer) find(ctx context.Context, id string) (*farm.Animal, error) {
 }
 
 // qTally[n] adds to the counts of n keys in one statement (a record has
-// at most four keys, a replace at most eight).
+// at most three keys, a replace at most six).
 var qTally = func() []string {
-	q := make([]string, 9)
-	for n := 1; n <= 8; n++ {
+	q := make([]string, 7)
+	for n := 1; n <= 6; n++ {
 		q[n] = "INSERT INTO tally (key, n) VALUES (?, ?)" + strings.Repeat(", (?, ?)", n-1) +
 			" ON CONFLICT (key) DO UPDATE SET n = n + excluded.n"
 	}
@@ -437,6 +498,27 @@ func (s *Store) ReplaceAnimal(ctx context.Context, a *farm.Animal, rev string) e
 	}
 	a.Rev = o.a.Rev
 	return nil
+}
+
+// ImportAnimals implements farm.AnimalImporter: the batch is one write,
+// committed with whatever else the writer commits then.
+func (s *Store) ImportAnimals(ctx context.Context, batch []*farm.Animal, mode farm.ImportMode) ([]farm.ImportOutcome, error) {
+	o := &op{kind: opImport, mode: mode, batch: make([]farm.Animal, len(batch))}
+	for i, a := range batch {
+		o.batch[i] = *a
+		o.batch[i].Rev = store.NextRev("")
+	}
+	if err := s.closed(); err != nil {
+		return nil, err
+	}
+	r := s.writer.do(ctx, o)
+	if err := r.err(); err != nil {
+		return nil, err
+	}
+	if len(r.outcomes) != len(batch) {
+		return nil, farm.Errorf(farm.EINTERNAL, "sqlite: an import of %d records answered with %d outcomes", len(batch), len(r.outcomes))
+	}
+	return r.outcomes, nil
 }
 
 // DeleteAnimal implements farm.AnimalStore.

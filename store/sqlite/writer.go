@@ -325,7 +325,7 @@ func (w *writer) closeFiles() {
 // (uvarints), the error code and message (strings). Both ends are the same
 // program; a frame that does not parse ends the connection.
 
-const maxFrame = 1 << 20
+const maxFrame = 16 << 20 // an import batch of a few thousand records fits
 
 func appendString(b []byte, s string) []byte {
 	b = binary.AppendUvarint(b, uint64(len(s)))
@@ -347,6 +347,17 @@ func encodeOp(b []byte, id uint64, o *op) []byte {
 		retry = 1
 	}
 	b = append(b, byte(o.kind), retry)
+	if o.kind == opImport {
+		b = append(b, byte(o.mode))
+		b = binary.AppendUvarint(b, uint64(len(o.batch)))
+		for i := range o.batch {
+			a := &o.batch[i]
+			for _, s := range [...]string{a.ID, a.Species, a.Sex, a.Name, a.DOB, a.Rev} {
+				b = appendString(b, s)
+			}
+		}
+		return b
+	}
 	for _, s := range [...]string{o.a.ID, o.a.Species, o.a.Sex, o.a.Name, o.a.DOB, o.a.Rev, o.rev} {
 		b = appendString(b, s)
 	}
@@ -361,6 +372,27 @@ func decodeOp(b []byte) (uint64, *op, error) {
 	o := &op{kind: opKind(b[k]), retry: b[k+1] == 1}
 	b = b[k+2:]
 	var err error
+	if o.kind == opImport {
+		if len(b) < 1 {
+			return 0, nil, errors.New("malformed frame")
+		}
+		o.mode = farm.ImportMode(b[0])
+		n, k := binary.Uvarint(b[1:])
+		if k <= 0 || n > maxFrame {
+			return 0, nil, errors.New("malformed frame")
+		}
+		b = b[1+k:]
+		o.batch = make([]farm.Animal, n)
+		for i := range o.batch {
+			a := &o.batch[i]
+			for _, dst := range [...]*string{&a.ID, &a.Species, &a.Sex, &a.Name, &a.DOB, &a.Rev} {
+				if *dst, b, err = readString(b); err != nil {
+					return 0, nil, err
+				}
+			}
+		}
+		return id, o, nil
+	}
 	for _, dst := range [...]*string{&o.a.ID, &o.a.Species, &o.a.Sex, &o.a.Name, &o.a.DOB, &o.a.Rev, &o.rev} {
 		if *dst, b, err = readString(b); err != nil {
 			return 0, nil, err
@@ -372,7 +404,12 @@ func decodeOp(b []byte) (uint64, *op, error) {
 func encodeResult(b []byte, id uint64, r result) []byte {
 	b = binary.AppendUvarint(b, id)
 	b = binary.AppendUvarint(b, uint64(r.seq))
-	return appendString(appendString(b, r.code), r.msg)
+	b = appendString(appendString(b, r.code), r.msg)
+	outcomes := make([]byte, len(r.outcomes))
+	for i, o := range r.outcomes {
+		outcomes[i] = byte(o)
+	}
+	return appendString(b, string(outcomes))
 }
 
 func decodeResult(b []byte) (uint64, result, error) {
@@ -390,8 +427,18 @@ func decodeResult(b []byte) (uint64, result, error) {
 	if r.code, rest, err = readString(rest); err != nil {
 		return 0, result{}, err
 	}
-	if r.msg, _, err = readString(rest); err != nil {
+	if r.msg, rest, err = readString(rest); err != nil {
 		return 0, result{}, err
+	}
+	outcomes, _, err := readString(rest)
+	if err != nil {
+		return 0, result{}, err
+	}
+	if len(outcomes) > 0 {
+		r.outcomes = make([]farm.ImportOutcome, len(outcomes))
+		for i := range outcomes {
+			r.outcomes[i] = farm.ImportOutcome(outcomes[i])
+		}
 	}
 	return id, r, nil
 }

@@ -1,22 +1,38 @@
-// Command seed creates the records that scripts/bench.sh reads and
-// changes: PREFIX-1 .. PREFIX-N, through a farm server's API, 16 at a
-// time. It is a test tool, not part of farm.
+// Command seed makes the records that scripts/bench.sh reads and changes.
+// It is a test tool, not part of farm.
 //
-//	seed URL PREFIX N
+//	seed URL PREFIX N    create PREFIX-1 .. PREFIX-N through a server's
+//	                     API, 16 at a time
+//	seed ndjson N        write N records as NDJSON for farm import: ids
+//	                     in a random order, half of them named "hen", the
+//	                     rest one of 1000 names, a date of birth in ten
+//	                     years, species and sex at random
 package main
 
 import (
+	"bufio"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"os"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 func main() {
+	if len(os.Args) == 3 && os.Args[1] == "ndjson" {
+		n, err := strconv.Atoi(os.Args[2])
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "seed: N:", err)
+			os.Exit(2)
+		}
+		ndjson(n)
+		return
+	}
 	if len(os.Args) != 4 {
 		fmt.Fprintln(os.Stderr, "usage: seed URL PREFIX N")
 		os.Exit(2)
@@ -60,5 +76,25 @@ func main() {
 	if err, _ := failed.Load().(error); err != nil {
 		fmt.Fprintln(os.Stderr, "seed:", err)
 		os.Exit(1)
+	}
+}
+
+func ndjson(n int) {
+	w := bufio.NewWriterSize(os.Stdout, 1<<20)
+	defer w.Flush()
+	rng := rand.New(rand.NewPCG(1, 2))
+	species := []string{"chicken", "cow"}
+	sexes := []string{"female", "male"}
+	day0 := time.Date(2015, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := range n {
+		name := "hen"
+		if rng.IntN(2) == 0 {
+			name = fmt.Sprintf("name-%03d", rng.IntN(1000))
+		}
+		// A hash of i as the id: random order, no repeats.
+		id := fmt.Sprintf("%016x", uint64(i)*0x9e3779b97f4a7c15)
+		dob := day0.AddDate(0, 0, rng.IntN(3650)).Format("2006-01-02")
+		fmt.Fprintf(w, `{"id":"%s","species":"%s","sex":"%s","name":"%s","dob":"%s"}`+"\n",
+			id, species[rng.IntN(2)], sexes[rng.IntN(2)], name, dob)
 	}
 }

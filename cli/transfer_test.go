@@ -1,0 +1,71 @@
+package cli_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const records = `{"id":"a","species":"cow","sex":"female","name":"Daisy","dob":"2020-04-01"}
+{"id":"b","species":"chicken","sex":"male"}
+{"id":"c","species":"chicken","sex":"female","name":"Hen"}
+`
+
+// export and import between two SQLite stores, in process: the records
+// come out byte for byte, and a second import skips them all.
+func TestExportImport(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "in.ndjson")
+	os.WriteFile(in, []byte(records), 0o644)
+	one := map[string]string{"SQLITE_PATH": filepath.Join(dir, "one.db")}
+	two := map[string]string{"SQLITE_PATH": filepath.Join(dir, "two.db")}
+	r := run(t, "", one, "import", in).ok(t)
+	if !strings.Contains(r.stdout, "created 3, replaced 0, skipped 0, rejected 0") {
+		t.Fatalf("import: %q", r.stdout)
+	}
+	out := filepath.Join(dir, "out.ndjson")
+	run(t, "", one, "export", "-o", out).ok(t)
+	if b, _ := os.ReadFile(out); string(b) != records {
+		t.Fatalf("export:\n%s\nwant\n%s", b, records)
+	}
+	r = run(t, "", two, "import", "-").ok(t) // nothing on stdin
+	if !strings.Contains(r.stdout, "created 0") {
+		t.Fatalf("empty import: %q", r.stdout)
+	}
+	r = run(t, records, two, "import", "-").ok(t)
+	r = run(t, records, two, "import").ok(t)
+	if !strings.Contains(r.stdout, "created 0, replaced 0, skipped 3, rejected 0") {
+		t.Fatalf("again: %q", r.stdout)
+	}
+	// Bad lines: each named with its reason, exit 1, the rest written.
+	r = run(t, "{\"id\":\"d\",\"species\":\"pig\",\"sex\":\"male\"}\n{\"id\":\"e\",\"species\":\"cow\",\"sex\":\"male\"}\nnope\n", two, "import")
+	if r.code != 1 || !strings.Contains(r.stderr, "line 1 (id d): invalid animal: species") || !strings.Contains(r.stderr, "line 3: malformed JSON") ||
+		!strings.Contains(r.stdout, "created 1, replaced 0, skipped 0, rejected 2") {
+		t.Fatalf("bad lines: exit %d\nstdout %s\nstderr %s", r.code, r.stdout, r.stderr)
+	}
+	run(t, "", two, "import", "--on-conflict", "maybe", "-").fails(t, 2, "--on-conflict")
+	run(t, "", map[string]string{"DATASTORE": "RAM"}, "export").fails(t, 2, "--url")
+}
+
+// Through a running server's API, both ways.
+func TestExportImportURL(t *testing.T) {
+	src := startServer(t, t.TempDir(), "DATASTORE='RAM'")
+	dst := startServer(t, t.TempDir(), "DATASTORE='RAM'")
+	r := run(t, records, nil, "import", "--url", src.url, "-").ok(t)
+	if !strings.Contains(r.stdout, "created 3") {
+		t.Fatalf("import: %q", r.stdout)
+	}
+	r = run(t, "", nil, "export", "--url", src.url).ok(t)
+	if r.stdout != records {
+		t.Fatalf("export through the API:\n%s", r.stdout)
+	}
+	run(t, r.stdout, nil, "import", "--url", dst.url, "--on-conflict", "replace", "-").ok(t)
+	r = run(t, strings.Replace(records, "Daisy", "Daisy May", 1), nil, "import", "--url", dst.url, "--on-conflict", "replace", "-").ok(t)
+	if !strings.Contains(r.stdout, "replaced 3") {
+		t.Fatalf("replace: %q", r.stdout)
+	}
+	if r := run(t, "", nil, "export", "--url", dst.url).ok(t); !strings.Contains(r.stdout, "Daisy May") {
+		t.Fatalf("after replace: %s", r.stdout)
+	}
+}
