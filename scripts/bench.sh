@@ -2,10 +2,11 @@
 # Measure farm against this machine's ceilings, in one run, and print one
 # table of ratios (Markdown, for docs/benchmarks.md).
 #
-#   scripts/bench.sh [-d DURATION] [-r ROUNDS] [-o FILE]
+#   scripts/bench.sh [-d DURATION] [-r ROUNDS] [-n RECORDS] [-o FILE]
 #       -d  length of each measurement (default 5s)
 #       -r  rounds: each measurement is taken this many times, ceilings
 #           and farm in turn, and the median kept (default 3)
+#       -n  records of the large collection (default 1000000; 0: skip it)
 #       -o  also write the table to FILE
 #
 # Ceilings: a bare net/http server answering a constant JSON body; NGINX
@@ -19,7 +20,11 @@
 # a 90/10 read/write mix. Then two instances writing one database (24
 # connections on one, 8 on the other), and one instance of two frozen
 # (SIGSTOP) for 10 s under GET load through NGINX, both measured by
-# internal/bench/load, which records every request's latency.
+# internal/bench/load, which records every request's latency. Last, a
+# large collection (a million records, half of them named "hen"): farm
+# import and export of it, farm's start-up on it and its memory under
+# load, and the cost of reading and listing it (by id, by next link, with
+# filters, deep pages) against the same on a thousand records.
 #
 # Everything runs at once, idle but for what is measured, so that ceilings
 # and farm share one machine state; the rounds interleave them, so that a
@@ -30,17 +35,18 @@
 set -Eeuo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
-duration=5s rounds=3 out=""
-while getopts d:r:o:h opt; do
+duration=5s rounds=3 out="" big=1000000
+while getopts d:r:n:o:h opt; do
   case $opt in
     d) duration=$OPTARG ;;
     r) rounds=$OPTARG ;;
+    n) big=$OPTARG ;;
     o) out=$OPTARG ;;
     *) sed -n '2,/^set -/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
   esac
 done
 conns=32
-apt_install wrk nginx
+apt_install wrk nginx time
 build_farm
 
 work=$(mktemp -d /tmp/farm-bench.XXXXXX)
@@ -99,6 +105,12 @@ run() {
   ' "$work/results/$name.out" >>"$work/results/$name"
   say "  $name: $(tail -n1 "$work/results/$name") (req/s, p99 ms, errors)"
 }
+stop_pids() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  pids=()
+}
+
 # exact NAME [load arguments...]: one run of internal/bench/load, which
 # records every request's latency (wrk's histogram misreports a tail of a
 # few very slow requests), appended to $work/results/NAME like run's.
@@ -195,19 +207,34 @@ ceiling_urls=(
   farmconf_uwsgi=http://127.0.0.1:21505/api/v1/_about
   farmconf_http=http://127.0.0.1:21506/api/v1/_about
 )
-farms=(direct=http://127.0.0.1:21510 stack_uwsgi=http://127.0.0.1:21520 stack_http=http://127.0.0.1:21521)
+ceiling() { # NAME: one run of that ceiling
+  local c
+  for c in "${ceiling_urls[@]}"; do [ "${c%%=*}" = "$1" ] && run "$1" "${c#*=}"; done
+  return 0
+}
+workloads() { # NAME BASE: one run of each workload against farm at BASE
+  local name=$1 base=$2
+  run "${name}_about" "$base/api/v1/_about"
+  run "${name}_get" "$base/api/v1/animal/bench-1"
+  run "${name}_page100" "$base/api/v1/animal?per_page=100&fields=all"
+  run "${name}_post" "$base/api/v1/animal" -s "$LUA/post.lua" -- "${name}$r"
+  run "${name}_patch" "$base/api/v1/animal" -s "$LUA/patch.lua" -- bench 256
+  run "${name}_mix" "$base/api/v1/animal" -s "$LUA/mix.lua" -- bench 1000 "${name}mix$r"
+}
+# Each round measures every ceiling right before the farm path that is
+# compared with it: the ratios are taken round by round, and their median
+# kept, so that the machine's drift moves both sides of each.
 for r in $(seq "$rounds"); do
   say "== round $r of $rounds"
-  for c in "${ceiling_urls[@]}"; do run "${c%%=*}" "${c#*=}"; done
-  for f in "${farms[@]}"; do
-    name=${f%%=*} base=${f#*=}
-    run "${name}_about" "$base/api/v1/_about"
-    run "${name}_get" "$base/api/v1/animal/bench-1"
-    run "${name}_page100" "$base/api/v1/animal?per_page=100&fields=all"
-    run "${name}_post" "$base/api/v1/animal" -s "$LUA/post.lua" -- "${name}$r"
-    run "${name}_patch" "$base/api/v1/animal" -s "$LUA/patch.lua" -- bench 256
-    run "${name}_mix" "$base/api/v1/animal" -s "$LUA/mix.lua" -- bench 1000 "${name}mix$r"
-  done
+  ceiling nginx_alone
+  ceiling bare_http
+  workloads direct http://127.0.0.1:21510
+  ceiling min_uwsgi
+  ceiling farmconf_uwsgi
+  workloads stack_uwsgi http://127.0.0.1:21520
+  ceiling min_http
+  ceiling farmconf_http
+  workloads stack_http http://127.0.0.1:21521
 done
 
 say "== one instance of two frozen (SIGSTOP) for 10 s, GET load through NGINX (uwsgi)"
@@ -227,30 +254,92 @@ exact two_A -c 24 -d "$duration" -post twoA http://127.0.0.1:21530/api/v1/animal
 exact two_B -c 8 -d "$duration" -post twoB http://127.0.0.1:21532/api/v1/animal & wb=$!
 wait "$wa" "$wb"
 
+stop_pids
+# A large collection against a small one: the same records, the first
+# thousand of them, in two databases.
+if [ "$big" -gt 0 ]; then
+  say "== a large collection: $big records, against 1000"
+  "$work/seed" ndjson "$big" >"$work/big.ndjson"
+  head -n 1000 "$work/big.ndjson" >"$work/small.ndjson"
+  for size in small big; do
+    SQLITE_PATH="$work/data/$size.db" /usr/bin/time -f "%e %M" -o "$work/results/import_$size" \
+      "$FARM" import "$work/$size.ndjson" >/dev/null 2>"$work/logs/import_$size.log"
+  done
+  SQLITE_PATH="$work/data/big.db" /usr/bin/time -f "%e %M" -o "$work/results/export_big" \
+    "$FARM" export -o "$work/big.out.ndjson" 2>/dev/null
+  cmp -s "$work/big.ndjson" "$work/big.out.ndjson" || sort -c "$work/big.out.ndjson" 2>/dev/null || say "  the export is not in id order"
+  say "  import: $(cat "$work/results/import_big") (seconds, KiB resident); export: $(cat "$work/results/export_big")"
+  for x in small:21540 big:21542; do
+    t0=$(date +%s%N)
+    (cd "$direct" && SQLITE_PATH="$work/data/${x%:*}.db" FARM_PORT=${x#*:} FARM_IF=127.0.0.1 UWSGI_SOCKET= HTTP_SOCKET= \
+      METRICS_ADDR=127.0.0.1:$((${x#*:} + 1)) exec "$FARM" -c conf/farm_uwsgi.cfg start >"$work/logs/${x%:*}.log" 2>&1) & pids+=($!)
+    wait_up "http://127.0.0.1:$((${x#*:} + 1))/readyz"
+    echo $(( ($(date +%s%N) - t0) / 1000000 )) >"$work/results/startup_${x%:*}"
+  done
+  bigpid=${pids[${#pids[@]}-1]}
+  half=$(printf '%07d-0000000' 500000)
+  large_urls=(
+    "get_cached=/api/v1/animal/0007919-0000001"
+    "get_random=/api/v1/animal"
+    "next_page=/api/v1/animal?per_page=10&after=$half"
+    "species=/api/v1/animal?species=cow&per_page=10"
+    "species_sex=/api/v1/animal?species=chicken&sex=male&per_page=10"
+    "name_hen=/api/v1/animal?name=hen&per_page=10&page=3"
+    "name_rare=/api/v1/animal?name=name-042&per_page=10"
+    "dob=/api/v1/animal?dob=2020-06-15&per_page=10"
+    "name_dob=/api/v1/animal?name=hen&dob=2020-06-15&per_page=10"
+    "deep_page=/api/v1/animal?per_page=10&page=@MIDDLE@"
+    "deep_hen=/api/v1/animal?name=hen&per_page=10&page=@HEN@"
+    "whole_100=/api/v1/animal?per_page=100&fields=all&after=$half"
+  )
+  for r in $(seq "$rounds"); do
+    for u in "${large_urls[@]}"; do
+      name=${u%%=*} path=${u#*=}
+      for x in small:21540:1000 big:21542:$big; do
+        n=${x##*:} port=$(cut -d: -f2 <<<"$x")
+        p=${path//@MIDDLE@/$((n / 20))}
+        p=${p//@HEN@/$((n / 40))}
+        "$FARM" get "http://127.0.0.1:$port$p" >/dev/null 2>&1 || true # warm: the rank index is built on first use
+        if [ "$name" = get_random ]; then
+          run "large_${name}_${x%%:*}" "http://127.0.0.1:$port$p" -s "$LUA/random_get.lua" -- "$n"
+        else
+          run "large_${name}_${x%%:*}" "http://127.0.0.1:$port$p"
+        fi
+      done
+    done
+  done
+  grep VmHWM "/proc/$bigpid/status" | awk '{print $2}' >"$work/results/rss_big"
+fi
+
 # The table.
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
-row() { # measure, value, unit, against, its value, target
+# pratio A B: the median of A's and B's round-by-round ratios (req/s).
+pratio() {
+  paste -d' ' <(cut -d' ' -f1 "$work/results/$1") <(cut -d' ' -f1 "$work/results/$2") |
+    awk '$2 > 0 { print $1 / $2 }' | sort -g | awk '{ v[NR] = $1 } END { if (NR) printf "%.2f", v[int((NR + 1) / 2)]; else print "-" }'
+}
+row() { # measure, value, unit, against, its value, target[, ratio]
   local r ok
-  r=$(ratio "$2" "$5")
+  r=${7:-$(ratio "$2" "$5")}
   ok=$(awk -v r="$r" -v t="$6" 'BEGIN { if (t == "") print ""; else if (r + 0 >= t + 0) print "yes"; else print "**no**" }')
   printf '| %s | %s %s | %s: %s | %s | %s | %s |\n' "$1" "$2" "$3" "$4" "$5" "$r" "${6:+≥ $6}" "$ok"
 }
 table() {
-  printf 'machine: %s cores, %s, %s, %s; disk %s O_DSYNC writes/s; wrk -t1 -c%s -d%s, median of %s rounds\n\n' "$(nproc)" \
+  printf 'machine: %s cores, %s, %s, %s; disk %s O_DSYNC writes/s; wrk -t1 -c%s -d%s, %s rounds: medians of the figures, and of the ratios round by round\n\n' "$(nproc)" \
     "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)" "$(uname -sr)" "$(go env GOVERSION)" \
     "$(cat "$work/results/dsync")" "$conns" "$duration" "$rounds"
   printf '| measure | farm | against | ratio | target | met |\n|---|---|---|---|---|---|\n'
-  row "direct: GET _about" "$(val direct_about)" req/s "bare net/http" "$(val bare_http)" 0.85
-  row "direct: GET animal/{id}" "$(val direct_get)" req/s "bare net/http" "$(val bare_http)" 0.70
+  row "direct: GET _about" "$(val direct_about)" req/s "bare net/http" "$(val bare_http)" 0.85 "$(pratio direct_about bare_http)"
+  row "direct: GET animal/{id}" "$(val direct_get)" req/s "bare net/http" "$(val bare_http)" 0.70 "$(pratio direct_get bare_http)"
   for t in uwsgi http; do
-    row "NGINX $t, 2 instances: GET _about" "$(val stack_${t}_about)" req/s "bare $t behind farm's NGINX config" "$(val farmconf_$t)" 0.80
-    row "NGINX $t, 2 instances: GET animal/{id}" "$(val stack_${t}_get)" req/s "bare $t behind farm's NGINX config" "$(val farmconf_$t)" 0.65
+    row "NGINX $t, 2 instances: GET _about" "$(val stack_${t}_about)" req/s "bare $t behind farm's NGINX config" "$(val farmconf_$t)" 0.80 "$(pratio stack_${t}_about farmconf_$t)"
+    row "NGINX $t, 2 instances: GET animal/{id}" "$(val stack_${t}_get)" req/s "bare $t behind farm's NGINX config" "$(val farmconf_$t)" 0.65 "$(pratio stack_${t}_get farmconf_$t)"
   done
   for t in uwsgi http; do
-    row "farm's NGINX config, $t" "$(val farmconf_$t)" req/s "minimal NGINX config, $t" "$(val min_$t)" 0.90
+    row "farm's NGINX config, $t" "$(val farmconf_$t)" req/s "minimal NGINX config, $t" "$(val min_$t)" 0.90 "$(pratio farmconf_$t min_$t)"
   done
   for t in uwsgi http; do
-    row "NGINX $t, 2 instances: POST animal" "$(val stack_${t}_post)" req/s "one instance alone, direct" "$(val direct_post)" 0.90
+    row "NGINX $t, 2 instances: POST animal" "$(val stack_${t}_post)" req/s "one instance alone, direct" "$(val direct_post)" 0.90 "$(pratio stack_${t}_post direct_post)"
     row "NGINX $t, 2 instances: POST animal" "$(val stack_${t}_post)" req/s "disk, one O_DSYNC write at a time" "$(cat "$work/results/dsync")" 1.0
   done
   local a b
@@ -272,6 +361,22 @@ table() {
   printf '| two instances, one file: A (24 connections) | %s | %s ms | %s | p99 ≤ 100 ms, no errors |\n' "$a" "$(val two_A 2)" "$(val two_A 3)"
   printf '| two instances, one file: B (8 connections) | %s | %s ms | %s | p99 ≤ 100 ms, no errors |\n' "$b" "$(val two_B 2)" "$(val two_B 3)"
   printf '| one of two instances frozen 10 s, GET through NGINX | %s | %s ms | %s | p99 < 1 s, no errors |\n' "$(val frozen)" "$(val frozen 2)" "$(val frozen 3)"
+  [ "$big" -gt 0 ] || return 0
+  printf '\n%s records against 1000, one instance, HTTP directly:\n\n' "$big"
+  printf '| request | 1000 records | %s records | cost ratio | target |\n|---|---|---|---|---|\n' "$big"
+  for u in "${large_urls[@]}"; do
+    local name=${u%%=*} s b
+    s=$(val "large_${name}_small") b=$(val "large_${name}_big")
+    printf '| %s | %s req/s | %s req/s | %s | ≤ 1.5 %s |\n' "${u#*=}" "$s" "$b" "$(ratio "$s" "$b")" \
+      "$(awk -v s="$s" -v b="$b" 'BEGIN { print (b > 0 && s / b <= 1.5) ? "yes" : "**no**" }')"
+  done
+  printf '\n| | figure | target |\n|---|---|---|\n'
+  printf '| farm import of %s records into SQLite | %s s, %s MiB resident | 60 s, 200 MiB |\n' "$big" \
+    "$(cut -d' ' -f1 "$work/results/import_big")" "$(( $(cut -d' ' -f2 "$work/results/import_big") / 1024 ))"
+  printf '| farm export of them | %s s, %s MiB resident | 60 s, 200 MiB |\n' \
+    "$(cut -d' ' -f1 "$work/results/export_big")" "$(( $(cut -d' ' -f2 "$work/results/export_big") / 1024 ))"
+  printf '| start-up on them (to /readyz) | %s ms (on 1000: %s ms) | under 1 s |\n' "$(cat "$work/results/startup_big")" "$(cat "$work/results/startup_small")"
+  printf '| peak resident memory of that instance under the load above | %s MiB | under 100 MiB |\n' "$(( $(cat "$work/results/rss_big") / 1024 ))"
 }
 printf '\n'
 if [ -n "$out" ]; then table | tee "$out"; else table; fi

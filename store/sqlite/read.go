@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"slices"
 	"strings"
@@ -180,59 +181,103 @@ func (s *Store) page(ctx context.Context, tx *sql.Tx, f farm.AnimalFilter, p far
 			limit, skip = skip+p.Limit, 0 // each range from the start; the merge skips
 		}
 	}
-	st, err := s.stmts.get(ctx, rangeQuery(f, filtered, dir, skip > 0))
+	if len(ks) == 1 {
+		// One range: read the page itself.
+		st, err := s.stmts.get(ctx, rangeQuery(f, filtered, dir, skip > 0))
+		if err != nil {
+			return nil, err
+		}
+		st = tx.StmtContext(ctx, st)
+		defer st.Close()
+		rows, err := st.QueryContext(ctx, rangeArgs(f, ks[0], filtered, dir, cursor, limit, skip)...)
+		if err != nil {
+			return nil, err
+		}
+		out, err := collect(rows)
+		if dir == "before" {
+			slices.Reverse(out)
+		}
+		return out, err
+	}
+	// Several ranges: merge their ids, which the index holds (a record's
+	// other fields cost a lookup in the table each), then read the page's
+	// records alone.
+	q := rangeQuery(f, filtered, dir, false)
+	st, err := s.stmts.get(ctx, "SELECT id"+q[len("SELECT "+animalColumns):])
 	if err != nil {
 		return nil, err
 	}
 	st = tx.StmtContext(ctx, st)
 	defer st.Close()
-	ranges := make([][]*farm.Animal, len(ks))
+	ranges := make([][]string, len(ks))
 	for i, k := range ks {
-		rows, err := st.QueryContext(ctx, rangeArgs(f, k, filtered, dir, cursor, limit, skip)...)
+		rows, err := st.QueryContext(ctx, rangeArgs(f, k, filtered, dir, cursor, limit, 0)...)
 		if err != nil {
 			return nil, err
 		}
-		if ranges[i], err = collect(rows); err != nil {
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			ranges[i] = append(ranges[i], id)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
 			return nil, err
 		}
 	}
-	out := merge(ranges, dir == "before")
-	if len(ks) > 1 && limit > p.Limit {
-		out = out[min(len(out), limit-p.Limit):]
+	ids := mergeIDs(ranges, dir == "before") // in the direction of the reading
+	if limit > p.Limit {
+		ids = ids[min(len(ids), limit-p.Limit):]
 	}
-	out = out[:min(len(out), p.Limit)]
-	if dir == "before" {
-		slices.Reverse(out)
-	}
-	return out, nil
+	ids = ids[:min(len(ids), p.Limit)]
+	return s.byIDs(ctx, tx, ids) // in id order
 }
 
-// merge merges ranges sorted by id (descending when desc) into one.
-func merge(ranges [][]*farm.Animal, desc bool) []*farm.Animal {
-	if len(ranges) == 1 {
-		return ranges[0]
+// byIDs reads the records of ids, in id order, in one statement.
+func (s *Store) byIDs(ctx context.Context, tx *sql.Tx, ids []string) ([]*farm.Animal, error) {
+	if len(ids) == 0 {
+		return nil, nil
 	}
+	list, err := json.Marshal(ids)
+	if err != nil {
+		return nil, err
+	}
+	st, err := s.stmts.get(ctx, "SELECT "+animalColumns+" FROM animal WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id")
+	if err != nil {
+		return nil, err
+	}
+	rows, err := tx.StmtContext(ctx, st).QueryContext(ctx, string(list))
+	if err != nil {
+		return nil, err
+	}
+	return collect(rows)
+}
+
+// mergeIDs merges ranges of ids sorted ascending (descending when desc)
+// into one list in the same order.
+func mergeIDs(ranges [][]string, desc bool) []string {
 	n := 0
 	for _, r := range ranges {
 		n += len(r)
 	}
-	out := make([]*farm.Animal, 0, n)
+	out := make([]string, 0, n)
 	for {
 		best := -1
 		for i, r := range ranges {
-			if len(r) == 0 {
-				continue
-			}
-			if best < 0 || (r[0].ID < ranges[best][0].ID) != desc {
+			if len(r) > 0 && (best < 0 || (r[0] < ranges[best][0]) != desc) {
 				best = i
 			}
 		}
 		if best < 0 {
-			return out
+			break
 		}
 		out = append(out, ranges[best][0])
 		ranges[best] = ranges[best][1:]
 	}
+	return out
 }
 
 func collect(rows *sql.Rows) ([]*farm.Animal, error) {

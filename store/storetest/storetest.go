@@ -275,6 +275,8 @@ func testListCursor(t *testing.T, s farm.AnimalStore) {
 		{farm.AnimalFilter{}, farm.Page{Before: "zz", Limit: 2}, []string{"g", "h"}},
 		{farm.AnimalFilter{Species: "cow"}, farm.Page{After: "a", Limit: 2}, []string{"c", "e"}},
 		{farm.AnimalFilter{Species: "chicken"}, farm.Page{Before: "h", Limit: 2}, []string{"d", "f"}},
+		{farm.AnimalFilter{Sex: "female"}, farm.Page{Before: "h", Limit: 2}, []string{"f", "g"}},
+		{farm.AnimalFilter{Sex: "female"}, farm.Page{After: "b", Limit: 3}, []string{"c", "d", "e"}},
 		{farm.AnimalFilter{Name: "N"}, farm.Page{After: "c", Limit: 5}, []string{"e", "g"}},
 		{farm.AnimalFilter{Name: "M", Species: "chicken"}, farm.Page{Before: "f", Limit: 5}, []string{"b", "d"}},
 	}

@@ -4,7 +4,8 @@
 //	seed URL PREFIX N    create PREFIX-1 .. PREFIX-N through a server's
 //	                     API, 16 at a time
 //	seed ndjson N        write N records as NDJSON for farm import: ids
-//	                     in a random order, half of them named "hen", the
+//	                     in no order (random_get.lua makes them too),
+//	                     half of them named "hen", the
 //	                     rest one of 1000 names, a date of birth in ten
 //	                     years, species and sex at random
 package main
@@ -91,8 +92,9 @@ func ndjson(n int) {
 		if rng.IntN(2) == 0 {
 			name = fmt.Sprintf("name-%03d", rng.IntN(1000))
 		}
-		// A hash of i as the id: random order, no repeats.
-		id := fmt.Sprintf("%016x", uint64(i)*0x9e3779b97f4a7c15)
+		// The id starts with a permutation of i (7919 * i modulo a prime):
+		// the ids come in no order, and wrk's Lua can make them too.
+		id := fmt.Sprintf("%07d-%07d", i*7919%1000003, i)
 		dob := day0.AddDate(0, 0, rng.IntN(3650)).Format("2006-01-02")
 		fmt.Fprintf(w, `{"id":"%s","species":"%s","sex":"%s","name":"%s","dob":"%s"}`+"\n",
 			id, species[rng.IntN(2)], sexes[rng.IntN(2)], name, dob)
