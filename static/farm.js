@@ -66,7 +66,10 @@ async function load() {
   for (const k of ['species', 'sex', 'per_page']) {
     if (q.get(k)) form.elements[k].value = q.get(k);
   }
-  const res = await fetch(API + '?' + q.toString(), {headers: {Accept: 'application/json'}});
+  // Whole records, with their revisions: one request for the page.
+  const apiQuery = new URLSearchParams(q);
+  apiQuery.set('fields', 'all');
+  const res = await fetch(API + '?' + apiQuery.toString(), {headers: {Accept: 'application/json'}});
   const tbody = document.querySelector('#animals tbody');
   tbody.textContent = '';
   const pages = document.getElementById('pages');
@@ -76,7 +79,7 @@ async function load() {
     say(await apiError(res), true);
     return;
   }
-  const refs = await res.json();
+  const records = await res.json();
   const total = Number(res.headers.get('X-Total-Count'));
   const page = Number(q.get('page') || 1);
   const perPage = Number(q.get('per_page') || 10);
@@ -94,15 +97,9 @@ async function load() {
     pages.appendChild(a);
   }
 
-  // The listing holds ids; each record comes from its own URL, with the
-  // ETag that a delete sends back as If-Match.
-  const records = await Promise.all(refs.map(async ref => {
-    const r = await fetch(ref._href);
-    return r.ok ? {animal: await r.json(), etag: r.headers.get('ETag')} : null;
-  }));
-  for (const rec of records) {
-    if (!rec) continue;
-    const a = rec.animal;
+  // Each record comes with its revision: a delete sends it back as
+  // If-Match (the ETag is the revision in quotes).
+  for (const a of records) {
     const tr = document.createElement('tr');
     tr.dataset.id = a.id;
     cell(tr, a.id).className = 'id';
@@ -113,7 +110,7 @@ async function load() {
     const del = document.createElement('button');
     del.textContent = 'delete';
     del.className = 'delete';
-    del.addEventListener('click', () => remove(a.id, rec.etag));
+    del.addEventListener('click', () => remove(a.id, '"' + a._rev + '"'));
     cell(tr, '').appendChild(del);
     tbody.appendChild(tr);
   }

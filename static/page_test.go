@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -82,10 +83,18 @@ func post(t *testing.T, url, body string) {
 }
 
 func TestAnimalsPage(t *testing.T) {
-	srv := httptest.NewServer(farmhttp.NewHandler(farmhttp.Options{
+	h := farmhttp.NewHandler(farmhttp.Options{
 		Store:  ram.New(),
 		Static: static.Files(),
 		About:  farmhttp.About{Name: "farm", Version: "2026.11.28"},
+	})
+	// Count what the page asks of the API.
+	var apiGets atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/api/v1/animal") {
+			apiGets.Add(1)
+		}
+		h.ServeHTTP(w, r)
 	}))
 	defer srv.Close()
 	for i := range 12 {
@@ -131,10 +140,15 @@ func TestAnimalsPage(t *testing.T) {
 	waitText("#version", "farm 2026.11.28")
 
 	// Page 1 of 3, then next, then last, following the API's Link header.
+	apiGets.Store(0)
 	do(t, ctx, chromedp.Click(chromedp.CSS(`a[href="animals.html"]`)))
 	waitSummary("23 animals, page 1 of 3")
 	if n, l := rows(), links(); n != 10 || l != "next,last" {
 		t.Fatalf("page 1: %d rows, links %q", n, l)
+	}
+	// A page of whole records is one request (fields=all), not one a row.
+	if n := apiGets.Load(); n != 1 {
+		t.Errorf("the page of 10 asked the API %d times, want once", n)
 	}
 	if first := text("#animals tbody tr:first-child td.id"); first != "cow-00" {
 		t.Errorf("first row %q, want cow-00 (id order)", first)
