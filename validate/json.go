@@ -62,23 +62,24 @@ func readObject(body []byte) (*object, error) {
 			s.space()
 		}
 		rawName := s.str()
-		name := unquote(rawName)
 		s.space()
 		s.i++ // ':'
 		s.space()
 		start := s.i
 		s.value()
 		value := s.b[start:s.i]
-		if r := farm.FieldRank(name); r < len(farm.Fields) {
+		if r := rankOf(rawName); r < len(farm.Fields) {
 			if o.fields[r] != nil {
-				return nil, repeated(name)
+				return nil, repeated(farm.Fields[r])
 			}
 			o.fields[r] = value
 			continue
 		}
 		// A member that is not a field: the body cannot be valid. Name the
-		// first few (a repeat among them is reported as one), count the rest.
+		// first few (a repeat among them is reported as one), count the rest
+		// without so much as decoding their names.
 		if len(o.unknown) < farm.MaxFieldErrors {
+			name := unquote(rawName)
 			if seenUnknown[name] {
 				return nil, repeated(name)
 			}
@@ -91,6 +92,28 @@ func readObject(body []byte) (*object, error) {
 			o.moreUnknown++
 		}
 	}
+}
+
+// rankOf is farm.FieldRank of a member name as it stands in the body,
+// quotes included, without making a string of it; an escaped name is
+// decoded first.
+func rankOf(raw []byte) int {
+	if bytes.IndexByte(raw, '\\') >= 0 {
+		return farm.FieldRank(unquote(raw))
+	}
+	switch string(raw[1 : len(raw)-1]) {
+	case "id":
+		return 0
+	case "species":
+		return 1
+	case "sex":
+		return 2
+	case "name":
+		return 3
+	case "dob":
+		return 4
+	}
+	return len(farm.Fields)
 }
 
 func repeated(name string) error {

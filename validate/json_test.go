@@ -351,3 +351,17 @@ func TestDecodeAnimalBoundedErrors(t *testing.T) {
 	_, err = DecodeAnimal([]byte(`{"x1":1,"x2":2,"id":"a","species":"pig","sex":"male"}`), now)
 	wantFields(t, err, "species", "x1", "x2")
 }
+
+func TestRankOfMatchesFields(t *testing.T) {
+	for i, f := range farm.Fields {
+		if r := rankOf([]byte(`"` + f + `"`)); r != i {
+			t.Errorf("rankOf(%q) = %d, want %d", f, r, i)
+		}
+	}
+	if r := rankOf([]byte(`"\u0069d"`)); r != 0 {
+		t.Errorf("escaped id: %d", r)
+	}
+	if r := rankOf([]byte(`"ID"`)); r != len(farm.Fields) {
+		t.Errorf("ID: %d", r)
+	}
+}
