@@ -31,7 +31,7 @@ case "${1:-}" in
   "") ;;
   --reload) mode=reload ;;
   --check) mode=check ;;
-  -h|--help) sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  -h|--help) usage; exit 0 ;;
   *) die "unknown argument $1 (see --help)" ;;
 esac
 

@@ -10,11 +10,11 @@ cd "$(dirname "$0")"
 
 case "${1:-}" in
   "") ;;
-  -h|--help) sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  -h|--help) usage; exit 0 ;;
   *) die "unknown argument $1 (farm_stop.sh takes none; see --help)" ;;
 esac
 
-stack_init
+stack_init --no-build
 if ! running_pids | grep -q .; then
   say "farm is not running"
   clean_pidfiles

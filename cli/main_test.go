@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -21,8 +20,11 @@ import (
 	"github.com/farmhq/farm/internal/testbed"
 )
 
-// These tests run the farm binary as a user would: built once, then
-// started as a server and called as a client, in separate processes.
+// These tests run farm as a user would: the server is the binary, built
+// once and started in a process of its own (as a separate server is); the
+// client commands run in this process through cli.Run, with an
+// environment of their own, unless a test needs the process itself (the
+// stamped version, signals, a kill).
 
 // testVersion is stamped into the binary, as scripts/build.sh stamps the
 // release date.
@@ -52,23 +54,22 @@ func writeConfig(t *testing.T, dir string, lines ...string) string {
 	return path
 }
 
-var addrRe = regexp.MustCompile(`msg="farm listening" addr=(\S+)`)
-
 // freePort finds a port nobody listens on.
 func freePort(t *testing.T) string { return strconv.Itoa(testbed.FreePort(t)) }
 
 // startServer starts farm with a configuration file of the lines and a
-// free FARM_PORT, and waits until it listens. The clients of the test use
-// the same file, as the CLI is meant to.
+// free FARM_PORT, and waits until it answers there. The clients of the
+// test use the same file, as the CLI is meant to.
 func startServer(t *testing.T, dir string, lines ...string) *server {
 	t.Helper()
-	cfg := writeConfig(t, dir, append([]string{"FARM_PORT=" + freePort(t)}, lines...)...)
-	return startWith(t, dir, cfg)
+	port := freePort(t)
+	cfg := writeConfig(t, dir, append([]string{"FARM_PORT=" + port}, lines...)...)
+	return startWith(t, dir, cfg, "http://127.0.0.1:"+port)
 }
 
-func startWith(t *testing.T, dir, cfg string) *server {
+func startWith(t *testing.T, dir, cfg, url string) *server {
 	t.Helper()
-	s := &server{t: t, cfg: cfg, stderr: &testbed.SyncBuffer{}, done: make(chan error, 1)}
+	s := &server{t: t, cfg: cfg, url: url, stderr: &testbed.SyncBuffer{}, done: make(chan error, 1)}
 	s.cmd = exec.Command(farmBin, "-c", cfg, "start")
 	s.cmd.Dir = dir
 	s.cmd.Stderr = s.stderr
@@ -86,8 +87,8 @@ func startWith(t *testing.T, dir, cfg string) *server {
 	})
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
-		if m := addrRe.FindStringSubmatch(s.stderr.String()); m != nil {
-			s.url = "http://" + m[1]
+		if res, err := http.Get(s.url + "/livez"); err == nil {
+			res.Body.Close()
 			return s
 		}
 		select {
@@ -97,7 +98,7 @@ func startWith(t *testing.T, dir, cfg string) *server {
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
-	t.Fatalf("farm did not start listening:\n%s", s.stderr.String())
+	t.Fatalf("farm does not answer at %s:\n%s", s.url, s.stderr.String())
 	return nil
 }
 
@@ -122,13 +123,27 @@ type result struct {
 	code           int
 }
 
-// farm runs the binary with args and returns its output and exit status.
+// farm runs a farm command with args, in process, and returns its output
+// and exit status.
 func farm(t *testing.T, args ...string) result {
 	t.Helper()
 	return farmIn(t, "", nil, args...)
 }
 
+// farmIn runs a farm command in process with stdin and more environment
+// (KEY=VALUE) than the test's own, cleaned of farm's keys.
 func farmIn(t *testing.T, stdin string, env []string, args ...string) result {
+	t.Helper()
+	m := map[string]string{}
+	for _, kv := range append(cleanEnv(), env...) {
+		k, v, _ := strings.Cut(kv, "=")
+		m[k] = v
+	}
+	return run(t, stdin, m, args...)
+}
+
+// farmProc runs the farm binary, for what needs the process itself.
+func farmProc(t *testing.T, stdin string, env []string, args ...string) result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()

@@ -114,7 +114,7 @@ func TestKillNineLosesNoAcknowledgedWrite(t *testing.T) {
 	if len(acked) < 50 {
 		t.Fatalf("only %d writes acknowledged before the kill", len(acked))
 	}
-	s2 := startWith(t, dir, s.cfg)
+	s2 := startWith(t, dir, s.cfg, s.url)
 	missing := 0
 	for _, id := range acked {
 		if code, _, _ := get(t, s2.url+"/api/v1/animal/"+id); code != 200 {

@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -52,6 +54,14 @@ func start(ctx context.Context, cfg *config.Config, env Env) error {
 	log := newLogger(cfg, env.Stderr)
 	for _, w := range cfg.Warnings {
 		log.Warn(w)
+	}
+	if log.Enabled(ctx, slog.LevelDebug) {
+		vals := cfg.Values()
+		attrs := make([]any, 0, 2*len(vals))
+		for _, k := range slices.Sorted(maps.Keys(vals)) {
+			attrs = append(attrs, k, vals[k])
+		}
+		log.Debug("configuration", attrs...)
 	}
 	var files fs.FS = static.Files()
 	if cfg.StaticDir != "" {

@@ -2,6 +2,7 @@ package http
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -71,12 +72,13 @@ var knownMethods = map[string]string{
 }
 
 // observe counts and times every response (when m is set) and logs one
-// line for each (when accessLog is set: INFO, DEBUG for probes, which
-// would drown the log). A handler's panic is counted as the 500 it is and
-// passed on.
+// line for each: at INFO when accessLog is set (DEBUG for probes, which
+// would drown the log), else at DEBUG, which a logger at DEBUG shows. A
+// handler's panic is counted as the 500 it is and passed on.
 func observe(log *slog.Logger, accessLog bool, m *metrics.Metrics) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
-		if m == nil && !accessLog {
+		logged := accessLog || log.Enabled(context.Background(), slog.LevelDebug)
+		if m == nil && !logged {
 			return next
 		}
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -98,9 +100,9 @@ func observe(log *slog.Logger, accessLog bool, m *metrics.Metrics) func(http.Han
 					}
 					m.RequestDone(method, routeLabel(r.Pattern), rec.code(), d)
 				}
-				if accessLog {
+				if logged {
 					level := slog.LevelInfo
-					if r.URL.Path == "/livez" || r.URL.Path == "/readyz" {
+					if !accessLog || r.URL.Path == "/livez" || r.URL.Path == "/readyz" {
 						level = slog.LevelDebug
 					}
 					log.LogAttrs(r.Context(), level, "request",

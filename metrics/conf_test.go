@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/farmhq/farm/internal/testbed"
+
 	"github.com/prometheus/prometheus/promql/parser"
 	"gopkg.in/yaml.v3"
 
@@ -19,10 +21,7 @@ import (
 
 func promtool(t *testing.T, args ...string) {
 	t.Helper()
-	path, err := exec.LookPath("promtool")
-	if err != nil {
-		t.Fatal("promtool not found: install Debian's prometheus package (scripts/test.sh does)")
-	}
+	path := testbed.Need(t, "promtool", "prometheus")
 	cmd := exec.Command(path, args...)
 	cmd.Dir = "../conf"
 	out, err := cmd.CombinedOutput()

@@ -19,6 +19,7 @@ import (
 
 	"github.com/farmhq/farm"
 	farmhttp "github.com/farmhq/farm/http"
+	"github.com/farmhq/farm/internal/testbed"
 	"github.com/farmhq/farm/metrics"
 	"github.com/farmhq/farm/store/ram"
 )
@@ -135,10 +136,7 @@ func TestExpositionGolden(t *testing.T) {
 // TestPromtoolCheckMetrics lints the whole production exposition, runtime
 // collectors included, with Prometheus's own checker.
 func TestPromtoolCheckMetrics(t *testing.T) {
-	promtool, err := exec.LookPath("promtool")
-	if err != nil {
-		t.Fatal("promtool not found: install Debian's prometheus package (scripts/test.sh does)")
-	}
+	promtool := testbed.Need(t, "promtool", "prometheus")
 	srv, _ := newServer(t, true, ram.New())
 	traffic(t, srv)
 	body := scrape(t, srv)

@@ -5,6 +5,9 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 GO_WANT=1.26
 
 say() { printf '%s\n' "$*" >&2; }
+
+# usage prints the running script's opening comment, to its end: its help.
+usage() { awk 'NR == 1 { next } /^#/ { sub(/^# ?/, ""); print; next } { exit }' "$0"; }
 die() { say "error: $*"; exit 1; }
 
 # as_root runs a command as root, through sudo when needed.

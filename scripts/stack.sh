@@ -3,6 +3,9 @@
 
 . scripts/lib.sh
 
+# stack_init reads the settings and checks them; it builds farm when the
+# binary is missing, unless called with --no-build (farm_stop.sh needs no
+# binary to stop what runs).
 stack_init() {
   FARM_INSTANCES=${FARM_INSTANCES:-2}
   FARM_CONFIG=${FARM_CONFIG:-conf/farm_uwsgi.cfg}
@@ -23,7 +26,7 @@ stack_init() {
   done
   [ -f "$FARM_CONFIG" ] || die "no configuration file $FARM_CONFIG"
   mkdir -p "$LOGS/nginx_tmp" "$FARM_SOCKET_DIR"
-  if [ ! -x "$FARM_BIN" ]; then
+  if [ ! -x "$FARM_BIN" ] && [ "${1:-}" != --no-build ]; then
     say "building $FARM_BIN ..."
     build_farm
   fi
@@ -74,7 +77,7 @@ port_taken() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 check_config() {
   local out store
   out=$("$FARM_BIN" -c "$FARM_CONFIG" config 2>&1 >/dev/null) || die "$out"
-  store=$("$FARM_BIN" -c "$FARM_CONFIG" config 2>/dev/null | sed -n 's/^ *"DATASTORE": "\(.*\)",*$/\1/p')
+  store=$("$FARM_BIN" -c "$FARM_CONFIG" config --get DATASTORE 2>/dev/null)
   if [ "$store" = RAM ] && [ "$FARM_INSTANCES" -gt 1 ]; then
     die "DATASTORE is RAM in $FARM_CONFIG: each instance would have its own records; use SQLite, or FARM_INSTANCES=1"
   fi
@@ -142,13 +145,22 @@ write_targets() { # for Prometheus's file_sd (conf/prometheus.yml)
   mv "$LOGS/farm_targets.json.new" "$LOGS/farm_targets.json"
 }
 
-backup_logs() { # move logs/*.log to logs/backup/<time>-$1/
-  local dir
-  compgen -G "$LOGS/*.log" >/dev/null || return 0
+# backup_logs moves the logs in logs/ to logs/backup/<time>-$1/; empty
+# ones are dropped, not kept.
+backup_logs() {
+  local dir f moved=0
   dir="$LOGS/backup/$(date -u +%Y%m%dT%H%M%SZ)-$1"
-  mkdir -p "$dir"
-  mv "$LOGS"/*.log "$dir"/
-  say "logs backed up to $dir"
+  for f in "$LOGS"/*.log; do
+    [ -f "$f" ] || continue
+    if [ -s "$f" ]; then
+      mkdir -p "$dir"
+      mv "$f" "$dir"/
+      moved=1
+    else
+      rm -f "$f"
+    fi
+  done
+  [ "$moved" = 0 ] || say "logs backed up to $dir"
 }
 
 start_instance() {

@@ -75,16 +75,8 @@ type nginxBackend struct {
 // served by our uwsgi.Server, and stops it all at the end of the test.
 func startNginx(t *testing.T) ([]*nginxBackend, *http.Client) {
 	t.Helper()
-	bin, err := exec.LookPath("nginx")
-	if err != nil {
-		// Debian puts it in /usr/sbin, which a user's PATH may lack.
-		if _, serr := os.Stat("/usr/sbin/nginx"); serr == nil {
-			bin, err = "/usr/sbin/nginx", nil
-		}
-	}
-	if err != nil {
-		t.Fatalf("NGINX is not installed (%v): the uwsgi transport is tested against a real NGINX; scripts/test.sh installs it (Debian package nginx)", err)
-	}
+	// The uwsgi transport is tested against a real NGINX.
+	bin := testbed.Need(t, "nginx", "nginx")
 	if _, err := os.Stat("/etc/nginx/uwsgi_params"); err != nil {
 		t.Fatalf("NGINX's stock uwsgi_params: %v; scripts/test.sh installs NGINX (Debian package nginx)", err)
 	}
@@ -93,6 +85,7 @@ func startNginx(t *testing.T) ([]*nginxBackend, *http.Client) {
 	var backends []*nginxBackend
 	for _, network := range []string{"unix", "tcp"} {
 		var ln net.Listener
+		var err error
 		if network == "unix" {
 			ln, err = net.Listen("unix", filepath.Join(dir, "farm.socket"))
 		} else {

@@ -55,9 +55,14 @@ func FreePort(t testing.TB) int {
 }
 
 // Need returns the path of a program the test cannot do without, or
-// fails the test saying which Debian package brings it.
+// fails the test saying which Debian package brings it. With -short the
+// test is skipped instead, saying why in one line: go test -short ./...
+// needs Go alone.
 func Need(t testing.TB, program, debianPackage string) string {
 	t.Helper()
+	if testing.Short() {
+		t.Skipf("needs %s (Debian's %s), a real component: not with -short", program, debianPackage)
+	}
 	if p, err := exec.LookPath(program); err == nil {
 		return p
 	}

@@ -115,6 +115,7 @@ func (s *Store) cached(ctx context.Context, id string, seq int64) (*farm.Animal,
 			return nil, false
 		}
 		c.apply(cs, gap, seq)
+		s.writer.log.Debug("sqlite: record cache caught up", "changes", len(cs), "gap", gap, "seq", seq)
 	}
 	return c.get(id, seq)
 }

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"sort"
 	"sync"
+	"time"
 
 	"github.com/farmhq/farm"
 	"github.com/farmhq/farm/store"
@@ -64,11 +65,13 @@ func (r *rankIndex) seek(ctx context.Context, s *Store, tx *sql.Tx, f farm.Anima
 	}
 	p := r.parts[f]
 	if p == nil {
+		start := time.Now()
 		var err error
 		if p, err = r.build(ctx, s, tx, f, "", ""); err != nil {
 			return "", 0, false
 		}
 		r.keep(f, p)
+		s.writer.log.Debug("sqlite: rank index built", "filter", f, "buckets", len(p.n), "took", time.Since(start))
 	}
 	r.clock++
 	p.used = r.clock
@@ -145,46 +148,61 @@ func (r *rankIndex) build(ctx context.Context, s *Store, tx *sql.Tx, f farm.Anim
 	}
 	st = tx.StmtContext(ctx, st)
 	defer st.Close()
-	ranges := make([][]string, len(ks))
-	for i, k := range ks {
+	// The ranges are read side by side, an id at a time, and merged as
+	// they come: a listing of a million records costs no more memory than
+	// its buckets.
+	type cursor struct {
+		rows *sql.Rows
+		id   string
+		ok   bool
+	}
+	next := func(c *cursor) error {
+		c.ok = c.rows.Next()
+		if !c.ok {
+			return c.rows.Err()
+		}
+		if err := c.rows.Scan(&c.id); err != nil {
+			return err
+		}
+		c.ok = hi == "" || c.id < hi
+		return nil
+	}
+	cs := make([]*cursor, 0, len(ks))
+	defer func() {
+		for _, c := range cs {
+			c.rows.Close()
+		}
+	}()
+	for _, k := range ks {
 		rows, err := st.QueryContext(ctx, rangeArgs(f, k, filtered, "from", lo, -1, 0)...)
 		if err != nil {
 			return nil, err
 		}
-		for rows.Next() {
-			var id string
-			if err := rows.Scan(&id); err != nil {
-				rows.Close()
-				return nil, err
-			}
-			if hi != "" && id >= hi {
-				break
-			}
-			ranges[i] = append(ranges[i], id)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
+		c := &cursor{rows: rows}
+		cs = append(cs, c)
+		if err := next(c); err != nil {
 			return nil, err
 		}
 	}
-	// Merge the ranges' ids, cutting a bucket every r.bucket of them.
+	// Cut a bucket every r.bucket ids.
 	for {
-		best := -1
-		for i, ids := range ranges {
-			if len(ids) > 0 && (best < 0 || ids[0] < ranges[best][0]) {
-				best = i
+		var best *cursor
+		for _, c := range cs {
+			if c.ok && (best == nil || c.id < best.id) {
+				best = c
 			}
 		}
-		if best < 0 {
+		if best == nil {
 			return p, nil
 		}
-		id := ranges[best][0]
-		ranges[best] = ranges[best][1:]
 		if p.n[len(p.n)-1] == r.bucket {
-			p.lo = append(p.lo, id)
+			p.lo = append(p.lo, best.id)
 			p.n = append(p.n, 0)
 		}
 		p.n[len(p.n)-1]++
+		if err := next(best); err != nil {
+			return nil, err
+		}
 	}
 }
 

@@ -242,6 +242,7 @@ func (w *writer) connect() error {
 	}
 	w.link = l
 	w.mu.Unlock()
+	w.log.Debug("sqlite: sending writes to the writer", "socket", w.sockPath)
 	go l.read()
 	return nil
 }
