@@ -382,6 +382,30 @@ func TestPatch(t *testing.T) {
 	})
 }
 
+// A write that changes nothing keeps the revision, so that other clients'
+// If-Match still hold.
+func TestNoOpWritesKeepTheRevision(t *testing.T) {
+	forEachStore(t, func(t *testing.T, a *api) {
+		c := a.create(`{"id": "n", "species": "cow", "sex": "female", "name": "Nell"}`)
+		et := c.header.Get("ETag")
+		for _, w := range []struct{ method, body string }{
+			{"PATCH", `{"name": "Nell"}`},
+			{"PATCH", `{"species": "COW", "dob": null}`},
+			{"PATCH", `{}`},
+			{"PUT", `{"species": "cow", "sex": "female", "name": "Nell"}`},
+			{"PUT", `{"id": "n", "species": "Cow", "sex": "FEMALE", "name": "Nell"}`},
+		} {
+			r := a.do(w.method, "/api/v1/animal/n", w.body, "If-Match: "+et)
+			if r.status != 200 || r.header.Get("ETag") != et {
+				t.Errorf("%s %s: %d, ETag %s; want 200 and the ETag kept (%s)", w.method, w.body, r.status, r.header.Get("ETag"), et)
+			}
+		}
+		if r := a.do("PATCH", "/api/v1/animal/n", `{"name": "Nelly"}`, "If-Match: "+et); r.status != 200 || r.header.Get("ETag") == et {
+			t.Errorf("a real change: %d, ETag %s (was %s)", r.status, r.header.Get("ETag"), et)
+		}
+	})
+}
+
 func TestDelete(t *testing.T) {
 	forEachStore(t, func(t *testing.T, a *api) {
 		r := a.create(`{"id": "d", "species": "cow", "sex": "female"}`)

@@ -42,7 +42,7 @@ while getopts d:r:n:o:h opt; do
     r) rounds=$OPTARG ;;
     n) big=$OPTARG ;;
     o) out=$OPTARG ;;
-    *) sed -n '2,/^set -/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    *) usage; exit 0 ;;
   esac
 done
 conns=32
