@@ -572,6 +572,8 @@ func TestOpenAPI(t *testing.T) {
 		}
 		s.do(t, oasReq{method: "GET", path: "/api/v1/animal?name=Daisy&dob=2021-04-01", want: 200})
 		s.do(t, oasReq{method: "GET", path: "/api/v1/animal?species=chicken&sex=male&name=Nobody", want: 200})
+		s.do(t, oasReq{method: "GET", path: "/api/v1/animal?per_page=3&fields=all", want: 200})
+		s.do(t, oasReq{method: "GET", path: "/api/v1/animal?fields=id", want: 200})
 		r = s.do(t, oasReq{method: "GET", path: "/api/v1/animal?page=99", want: 200})
 		if l := oasLinks(r.header.Get("Link")); len(l) != 2 || l["first"] == "" || l["last"] == "" {
 			t.Errorf("past the end: Link %q, want first and last only", r.header.Get("Link"))
