@@ -142,12 +142,6 @@ func (r *rankIndex) build(ctx context.Context, s *Store, tx *sql.Tx, f farm.Anim
 	} else {
 		q += " WHERE id >= ? ORDER BY id LIMIT ?"
 	}
-	st, err := s.stmts.get(ctx, q)
-	if err != nil {
-		return nil, err
-	}
-	st = tx.StmtContext(ctx, st)
-	defer st.Close()
 	// The ranges are read side by side, an id at a time, and merged as
 	// they come: a listing of a million records costs no more memory than
 	// its buckets.
@@ -174,7 +168,9 @@ func (r *rankIndex) build(ctx context.Context, s *Store, tx *sql.Tx, f farm.Anim
 		}
 	}()
 	for _, k := range ks {
-		rows, err := st.QueryContext(ctx, rangeArgs(f, k, filtered, "from", lo, -1, 0)...)
+		// A statement each (not one prepared statement, which runs one
+		// query at a time): the ranges are read at once.
+		rows, err := tx.QueryContext(ctx, q, rangeArgs(f, k, filtered, "from", lo, -1, 0)...)
 		if err != nil {
 			return nil, err
 		}
