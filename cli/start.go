@@ -104,6 +104,7 @@ func start(ctx context.Context, cfg *config.Config, env Env) error {
 		MaxBodyBytes: cfg.MaxBodyBytes,
 		Metrics:      m,
 		Profiling:    cfg.Profiling,
+		URLs:         farmhttp.URLs{Public: cfg.Public(), Hosts: cfg.AllowedHosts},
 	}, farmhttp.Listen{
 		HTTPAddr:    httpAddr,
 		HTTPSocket:  cfg.HTTPSocket,

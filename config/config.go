@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net"
+	"net/url"
 	"os"
 	"regexp"
 	"slices"
@@ -33,6 +34,8 @@ type Config struct {
 	Interface    string      // FARM_IF
 	Port         int         // FARM_PORT; 0 picks a free port
 	URL          string      // FARM_URL: where clients reach farm; derived from FARM_IF and FARM_PORT when empty
+	PublicURL    string      // PUBLIC_URL: the base of the absolute URLs farm answers with
+	AllowedHosts []string    // ALLOWED_HOSTS: the Host names that are farm's own
 	Instance     string      // FARM_INSTANCE: this instance's name; host:pid when empty
 	MetricsAddr  string      // METRICS_ADDR: host:port of this instance's own metrics listener, or none
 	UwsgiSocket  string      // UWSGI_SOCKET: unix socket path for the uwsgi protocol (NGINX uwsgi_pass)
@@ -104,6 +107,10 @@ var specs = []spec{
 		check: intRange(0, 65535), set: func(c *Config, v any) { c.Port = int(v.(int64)) }},
 	{key: "FARM_URL", kind: kString, def: "", doc: "where the CLI reaches farm (default: from FARM_IF and FARM_PORT)",
 		check: httpURL(true), set: func(c *Config, v any) { c.URL = v.(string) }},
+	{key: "PUBLIC_URL", kind: kString, def: "", doc: "the base of the absolute URLs farm answers with (Location, Link, _href) when a request's Host is not in ALLOWED_HOSTS; default FARM_URL, else http://FARM_IF:FARM_PORT",
+		check: publicURL, set: func(c *Config, v any) { c.PublicURL = v.(string) }},
+	{key: "ALLOWED_HOSTS", kind: kString, def: "localhost, 127.0.0.1, ::1", doc: "host names (any port) whose Host header farm's URLs may repeat, comma-separated; PUBLIC_URL's host is always one",
+		check: hostList, set: func(c *Config, v any) { c.AllowedHosts = splitList(v.(string)) }},
 	{key: "FARM_INSTANCE", kind: kString, def: "", doc: "this instance's name (default host:pid)",
 		set: func(c *Config, v any) { c.Instance = v.(string) }},
 	{key: "METRICS_ADDR", kind: kString, def: "", doc: "this instance's own metrics listener, host:port (for Prometheus to scrape each instance)",
@@ -203,6 +210,40 @@ func octalMode(_ *Config, v any) (any, error) {
 		return nil, fmt.Errorf("%q leaves the owner (farm itself) without read and write", v)
 	}
 	return fmt.Sprintf("%04o", m), nil
+}
+
+// publicURL checks a base URL: http or https, a host, no path, no user.
+func publicURL(_ *Config, v any) (any, error) {
+	s := v.(string)
+	if s == "" {
+		return v, nil
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil ||
+		(u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
+		return nil, fmt.Errorf("must be a base URL such as 'https://farm.example.com' (scheme, host, port; no path), not %q", redact.URLs(s))
+	}
+	return strings.TrimSuffix(s, "/"), nil
+}
+
+// hostList checks a comma-separated list of host names or addresses.
+func hostList(_ *Config, v any) (any, error) {
+	for _, h := range splitList(v.(string)) {
+		if strings.ContainsAny(h, "/:@ ") && net.ParseIP(h) == nil {
+			return nil, fmt.Errorf("must be host names or addresses without ports, comma-separated, not %q", h)
+		}
+	}
+	return v, nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 func nonEmpty(_ *Config, v any) (any, error) {
@@ -438,6 +479,25 @@ func (c *Config) Values() map[string]any {
 func (c *Config) Value(key string) (any, bool) {
 	v, ok := c.values[key]
 	return v, ok
+}
+
+// Public is the base of the absolute URLs farm answers with for a Host
+// that is not its own: PUBLIC_URL, else FARM_URL, else the HTTP listener's
+// address (a wildcard one as 127.0.0.1), else "" (farm then uses
+// http://localhost).
+func (c *Config) Public() string {
+	switch {
+	case c.PublicURL != "":
+		return c.PublicURL
+	case c.URL != "":
+		if u, err := url.Parse(c.URL); err == nil && u.Host != "" {
+			return u.Scheme + "://" + u.Host
+		}
+	}
+	if _, ok := c.HTTPAddr(); ok {
+		return c.ClientURL()
+	}
+	return ""
 }
 
 // ClientURL is the base URL a client uses to reach farm.

@@ -14,19 +14,6 @@ import (
 	"github.com/farmhq/farm/validate"
 )
 
-// baseURL is the absolute URL of the server as the client addressed it.
-func baseURL(r *http.Request) string {
-	scheme := "http"
-	if r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https") {
-		scheme = "https"
-	}
-	host := r.Host
-	if host == "" {
-		host = "localhost"
-	}
-	return scheme + "://" + host
-}
-
 // animalPath is the path of a record. farm's ids need no escaping, but a
 // store written by other programs (the original's CouchDB) may hold others.
 func animalPath(id string) string {
@@ -53,7 +40,7 @@ func handleListAnimals(o Options) http.Handler {
 			fail(w, r, o.Logger, err)
 			return
 		}
-		base := baseURL(r)
+		base := o.URLs.base(r)
 		w.Header().Set("X-Total-Count", strconv.Itoa(total))
 		firstID, lastID := "", ""
 		if len(as) > 0 {
@@ -94,7 +81,7 @@ func handleCreateAnimal(o Options) http.Handler {
 			fail(w, r, o.Logger, err)
 			return
 		}
-		base := baseURL(r)
+		base := o.URLs.base(r)
 		w.Header().Set("Location", base+animalPath(a.ID))
 		w.Header().Set("ETag", etag(a.Rev))
 		writeEncoded(w, http.StatusCreated, func(b []byte) []byte { return appendRef(b, a.ID, base) })

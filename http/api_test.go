@@ -116,6 +116,10 @@ func (a *api) do(method, path string, body any, headers ...string) resp {
 	}
 	for _, h := range headers {
 		k, v, _ := strings.Cut(h, ":")
+		if strings.EqualFold(k, "Host") {
+			req.Host = strings.TrimSpace(v) // Go sends req.Host, not a Host header
+			continue
+		}
 		if v = strings.TrimSpace(v); v == "" {
 			req.Header.Del(k)
 		} else {

@@ -41,6 +41,9 @@ type Options struct {
 	Metrics *metrics.Metrics
 	// Profiling serves net/http/pprof's profiles on the ops listener.
 	Profiling bool
+	// URLs makes the absolute URLs of answers; the loopback names and
+	// http://localhost when zero.
+	URLs URLs
 }
 
 // About is the body of /api/v1/_about.
@@ -65,6 +68,9 @@ func (o *Options) defaults() {
 	}
 	if o.Settings == nil {
 		o.Settings = func() map[string]any { return map[string]any{} }
+	}
+	if o.URLs.Hosts == nil {
+		o.URLs.Hosts = DefaultHosts
 	}
 }
 

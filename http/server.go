@@ -2,12 +2,14 @@ package http
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -124,6 +126,9 @@ func (s *Server) Open() error {
 		case o.ops:
 			srv := s.httpServer(s.ops)
 			t.serve, t.shutdown = srv.Serve, srv.Shutdown
+		case o.unix:
+			srv := s.httpServer(fromProxy(s.api))
+			t.serve, t.shutdown = srv.Serve, srv.Shutdown
 		default:
 			srv := s.httpServer(s.api)
 			t.serve, t.shutdown = srv.Serve, srv.Shutdown
@@ -230,6 +235,18 @@ func (s *Server) uwsgiServer() *uwsgi.Server {
 			writeError(w, http.StatusBadRequest, "malformed request: "+err.Error())
 		},
 	}
+}
+
+// fromProxy serves the HTTP unix socket, which only NGINX can reach (its
+// folder is private): the scheme NGINX terminated comes in its
+// X-Forwarded-Proto, which counts there, and nowhere else.
+func fromProxy(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https") && r.TLS == nil {
+			r.TLS = &tls.ConnectionState{HandshakeComplete: true}
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // closeWhenDraining makes each HTTP response close its connection while

@@ -45,6 +45,9 @@ instance_env() { # the environment that makes instance $1 unique
     "HTTP_SOCKET=$FARM_SOCKET_DIR/farm_http_$i.socket" \
     "METRICS_ADDR=127.0.0.1:$((FARM_METRICS_PORT + i))" \
     "FARM_INSTANCE=farm-$i"
+  # The URLs farm answers with name NGINX's port, unless the configuration
+  # names a public URL of its own (check_config).
+  [ -z "${FARM_PUBLIC_URL:-}" ] || printf '%s\n' "PUBLIC_URL=$FARM_PUBLIC_URL"
 }
 
 # alive tells whether the pid in file $1 is a running process.
@@ -78,6 +81,8 @@ check_config() {
   local out store
   out=$("$FARM_BIN" -c "$FARM_CONFIG" config 2>&1 >/dev/null) || die "$out"
   store=$("$FARM_BIN" -c "$FARM_CONFIG" config --get DATASTORE 2>/dev/null)
+  FARM_PUBLIC_URL=$("$FARM_BIN" -c "$FARM_CONFIG" config --get PUBLIC_URL 2>/dev/null)
+  FARM_PUBLIC_URL=${FARM_PUBLIC_URL:-http://127.0.0.1:$FARM_PORT_NGINX}
   if [ "$store" = RAM ] && [ "$FARM_INSTANCES" -gt 1 ]; then
     die "DATASTORE is RAM in $FARM_CONFIG: each instance would have its own records; use SQLite, or FARM_INSTANCES=1"
   fi

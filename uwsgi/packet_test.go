@@ -538,6 +538,12 @@ func TestNewRequestErrors(t *testing.T) {
 		{"negative CONTENT_LENGTH", nginxVars("POST", "/x", "CONTENT_LENGTH", "-1"), "CONTENT_LENGTH"},
 		{"huge CONTENT_LENGTH", nginxVars("POST", "/x", "CONTENT_LENGTH", "99999999999999999999"), "CONTENT_LENGTH"},
 		{"spaced CONTENT_LENGTH", nginxVars("POST", "/x", "CONTENT_LENGTH", " 5"), "CONTENT_LENGTH"},
+		// SERVER_PORT goes into farm's URLs: a port and nothing else.
+		{"SERVER_PORT a host", nginxVars("GET", "/x", "SERVER_PORT", "@evil.example"), "SERVER_PORT"},
+		{"SERVER_PORT with path", nginxVars("GET", "/x", "SERVER_PORT", "80/evil"), "SERVER_PORT"},
+		{"SERVER_PORT signed", nginxVars("GET", "/x", "SERVER_PORT", "+80"), "SERVER_PORT"},
+		{"SERVER_PORT zero", nginxVars("GET", "/x", "SERVER_PORT", "0"), "SERVER_PORT"},
+		{"SERVER_PORT too big", nginxVars("GET", "/x", "SERVER_PORT", "65536"), "SERVER_PORT"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -349,8 +349,15 @@ func NewRequest(ctx context.Context, p *Packet, body io.ReadCloser) (*http.Reque
 	}
 	// Debian's stock uwsgi_params send HTTP_HOST as $host, which drops
 	// the port: put back the port NGINX was addressed on, or the absolute
-	// URLs farm builds (Location, Link) would point at the wrong port.
-	if port := get("SERVER_PORT"); host != "" && port != "" && !hasPort(host) &&
+	// URLs farm builds (Location, Link) would point at the wrong port. It
+	// goes into URLs: a port, and nothing else ("@evil.example").
+	port := get("SERVER_PORT")
+	if port != "" {
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 || port[0] == '0' || port[0] == '+' {
+			return nil, fmt.Errorf("SERVER_PORT %q is not a port", port)
+		}
+	}
+	if host != "" && port != "" && !hasPort(host) &&
 		!(port == "80" && !tls) && !(port == "443" && tls) {
 		host = net.JoinHostPort(strings.Trim(host, "[]"), port)
 	}

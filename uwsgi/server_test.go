@@ -204,8 +204,12 @@ func echo(w http.ResponseWriter, r *http.Request) {
 	json.NewEncoder(w).Encode(e)
 }
 
+// farmHandler is farm's handler, with farm.example one of its names (as
+// ALLOWED_HOSTS would make it), so that its URLs show how the Host and
+// port NGINX passed come through.
 func farmHandler() http.Handler {
-	return farmhttp.NewHandler(farmhttp.Options{Store: ram.New()})
+	return farmhttp.NewHandler(farmhttp.Options{Store: ram.New(),
+		URLs: farmhttp.URLs{Hosts: []string{"farm.example", "127.0.0.1", "localhost"}}})
 }
 
 func wantStatus(t *testing.T, res *response, status int) {
@@ -234,7 +238,9 @@ func wantLength(t *testing.T, res *response) {
 func TestServeFarm(t *testing.T) {
 	for _, network := range []string{"unix", "tcp"} {
 		t.Run(network, func(t *testing.T) {
-			ts := startServer(t, network, farmHandler(), nil)
+			ts := startServer(t, network, farmHandler(), func(s *uwsgi.Server) {
+				s.BadRequest = func(w http.ResponseWriter, err error) { http.Error(w, err.Error(), 400) }
+			})
 
 			// POST: 201, and the Location names the port NGINX was
 			// addressed on, which $host dropped.
@@ -307,6 +313,18 @@ func TestServeFarm(t *testing.T) {
 			big := strings.Repeat("x", 2<<20)
 			res = ts.do(t, nginxVars("POST", "/api/v1/animal", "CONTENT_TYPE", "application/json", "CONTENT_LENGTH", strconv.Itoa(len(big))), big)
 			wantStatus(t, res, 413)
+
+			// A SERVER_PORT that is not a port never reaches a URL: 400.
+			res = ts.do(t, nginxVars("POST", "/api/v1/animal", "SERVER_PORT", "@evil.example", "CONTENT_TYPE", "application/json", "CONTENT_LENGTH", strconv.Itoa(len(body))), body)
+			wantStatus(t, res, 400)
+			if loc := res.Header.Get("Location"); loc != "" {
+				t.Errorf("Location %q", loc)
+			}
+			// A Host that is not farm's: the URLs use farm's public URL.
+			res = ts.do(t, nginxVars("GET", "/api/v1/animal?per_page=1&page=2", "HTTP_HOST", "evil.example"), "")
+			if link := res.Header.Get("Link"); strings.Contains(link, "evil") || !strings.Contains(link, "<http://localhost/api/v1/animal?") {
+				t.Errorf("Host evil.example: Link %q", link)
+			}
 		})
 	}
 }
