@@ -4,6 +4,7 @@
 package e2e
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -346,6 +347,7 @@ func TestStaticFromNginxAPIThroughUwsgi(t *testing.T) {
 	if out, err := cli.CombinedOutput(); err != nil || !strings.Contains(string(out), `"id": "cow-1"`) {
 		t.Errorf("farm get through NGINX: %v %s", err, out)
 	}
+	checkHostileRequests(t, s)
 	// A second start is refused.
 	if out, err := s.run("farm_start.sh"); err == nil || !strings.Contains(out, "already running") {
 		t.Errorf("second farm_start.sh: %v %s", err, out)
@@ -387,6 +389,78 @@ func TestHTTPTransport(t *testing.T) {
 		if code, _, _ := do(t, "GET", s.url("/api/v1/animal/h1"), ""); code != 200 {
 			t.Fatalf("GET over HTTP sockets: %d", code)
 		}
+	}
+	checkHostileRequests(t, s)
+}
+
+// rawHTTP sends req to NGINX as written and reads the answer.
+func rawHTTP(t *testing.T, s *stack, req string) (*http.Response, string) {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", "127.0.0.1:"+s.port, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.WriteString(c, req); err != nil {
+		t.Fatal(err)
+	}
+	res, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatalf("%.60q: %v", req, err)
+	}
+	b, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	return res, string(b)
+}
+
+// checkHostileRequests: every answer under /api is farm's JSON, whoever
+// gives it, and no client header makes farm's URLs point elsewhere.
+func checkHostileRequests(t *testing.T, s *stack) {
+	t.Helper()
+	// An id ending in .go is a record like any other (the static .go rule
+	// is outside /api).
+	code, h, body := do(t, "POST", s.url("/api/v1/animal"), `{"id": "main.go", "species": "cow", "sex": "female"}`)
+	if code != 201 || h.Get("Location") != s.url("/api/v1/animal/main.go") {
+		t.Errorf("POST main.go: %d %s %s", code, h.Get("Location"), body)
+	}
+	if code, h, body := do(t, "GET", s.url("/api/v1/animal/main.go"), ""); code != 200 || h.Get("Content-Type") != "application/json" {
+		t.Errorf("GET main.go: %d %s %s", code, h.Get("Content-Type"), body)
+	}
+	if code, _, body := do(t, "DELETE", s.url("/api/v1/animal/main.go"), ""); code != 200 {
+		t.Errorf("DELETE main.go: %d %s", code, body)
+	}
+	for _, c := range []struct {
+		name, req string
+		status    int
+	}{
+		{"TRACE", "TRACE /api/v1/animal HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n", 405},
+		{"20 KB query", "GET /api/v1/animal?" + strings.Repeat("a", 20<<10) + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n", 414},
+		{"bad Transfer-Encoding", "POST /api/v1/animal HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: gzip, chunked\r\nConnection: close\r\n\r\n0\r\n\r\n", 501},
+		{"20 KB header", "GET /api/v1/animal HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: " + strings.Repeat("b", 20<<10) + "\r\nConnection: close\r\n\r\n", 431},
+		{"bad escape", "GET /api/v1/animal/%zz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n", 400},
+	} {
+		res, body := rawHTTP(t, s, c.req)
+		if res.StatusCode != c.status || res.Header.Get("Content-Type") != "application/json" || !json.Valid([]byte(body)) ||
+			!strings.Contains(body, `"http_status_code"`) {
+			t.Errorf("%s: %d %s %q, want JSON %d", c.name, res.StatusCode, res.Header.Get("Content-Type"), body, c.status)
+		}
+	}
+	// A forged Host and X-Forwarded-Proto: the URLs stay farm's.
+	post := `{"id": "hostile", "species": "cow", "sex": "male"}`
+	res, hostile := rawHTTP(t, s, "POST /api/v1/animal HTTP/1.1\r\nHost: evil.example:6666\r\nX-Forwarded-Proto: https\r\n"+
+		"Content-Type: application/json\r\nContent-Length: "+strconv.Itoa(len(post))+"\r\nConnection: close\r\n\r\n"+post)
+	if res.StatusCode != 201 || res.Header.Get("Location") != s.url("/api/v1/animal/hostile") {
+		t.Errorf("POST with Host evil.example: %d Location %q %s", res.StatusCode, res.Header.Get("Location"), hostile)
+	}
+	res, hostile = rawHTTP(t, s, "GET /api/v1/animal?per_page=1 HTTP/1.1\r\nHost: evil.example\r\nX-Forwarded-Proto: https\r\nConnection: close\r\n\r\n")
+	if link := res.Header.Get("Link"); strings.Contains(link+hostile, "evil") || !strings.Contains(link, "<"+s.url("/api/v1/animal?")) {
+		t.Errorf("listing with Host evil.example: Link %q, body %s", link, hostile)
+	}
+	// farm's own name with a client's X-Forwarded-Proto: still http.
+	res, _ = rawHTTP(t, s, "GET /api/v1/animal?per_page=1 HTTP/1.1\r\nHost: 127.0.0.1:"+s.port+"\r\nX-Forwarded-Proto: https\r\nConnection: close\r\n\r\n")
+	if link := res.Header.Get("Link"); !strings.Contains(link, "<http://127.0.0.1:"+s.port+"/api/v1/animal?") {
+		t.Errorf("listing with X-Forwarded-Proto https: Link %q", link)
 	}
 }
 
