@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 )
 
 // AnimalFilter selects records by exact match; an empty field does not
@@ -159,6 +160,17 @@ func Invalid(code, what string, errs []FieldError, extra int) error {
 		more += len(errs) - MaxFieldErrors
 		errs = errs[:MaxFieldErrors:MaxFieldErrors]
 	}
+	// A field's name may be the client's (an unknown member): no longer
+	// than the values an error quotes.
+	for i, e := range errs {
+		if short := shortName(e.Field); short != e.Field {
+			errs = append([]FieldError(nil), errs...)
+			for j := i; j < len(errs); j++ {
+				errs[j].Field = shortName(errs[j].Field)
+			}
+			break
+		}
+	}
 	var b strings.Builder
 	b.WriteString(what)
 	b.WriteString(": ")
@@ -172,6 +184,15 @@ func Invalid(code, what string, errs []FieldError, extra int) error {
 		fmt.Fprintf(&b, "; and %d more", more)
 	}
 	return &Error{Code: code, Message: b.String(), Fields: errs}
+}
+
+// shortName is a field name cut to 40 characters and "…".
+func shortName(s string) string {
+	const max = 40
+	if len(s) <= max || utf8.RuneCountInString(s) <= max {
+		return s
+	}
+	return string([]rune(s)[:max]) + "…"
 }
 
 // ErrorCode returns the code of err when it is (or wraps) an *Error, and

@@ -50,6 +50,7 @@ func parseList(rawQuery string, now time.Time) (listQuery, error) {
 		return q, farm.Errorf(farm.EINVALIDARG, "malformed query string: %v", err)
 	}
 	var errs []farm.FieldError
+	unknown := false
 	add := func(arg, msg string) { errs = append(errs, farm.FieldError{Field: arg, Message: msg}) }
 	names := make([]string, 0, len(vals))
 	for name := range vals {
@@ -59,7 +60,8 @@ func parseList(rawQuery string, now time.Time) (listQuery, error) {
 	for _, name := range names {
 		vs := vals[name]
 		if !slices.Contains(listArgs[:], name) {
-			add(name, "is not an argument of a listing (arguments: "+listArgNames+")")
+			add(name, "is not an argument of a listing")
+			unknown = true
 			continue
 		}
 		if len(vs) > 1 {
@@ -132,6 +134,9 @@ func parseList(rawQuery string, now time.Time) (listQuery, error) {
 	}
 	slices.SortStableFunc(errs, func(x, y farm.FieldError) int { return rank(x.Field) - rank(y.Field) })
 	if err := farm.Invalid(farm.EINVALIDARG, "invalid listing arguments", errs, 0); err != nil {
+		if unknown { // the arguments once, not once an unknown one
+			err.(*farm.Error).Message += " (a listing takes " + listArgNames + ")"
+		}
 		return listQuery{Page: 1, PerPage: DefaultPerPage}, err
 	}
 	return q, nil
