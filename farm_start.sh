@@ -2,7 +2,9 @@
 # Start farm in production: N farm instances behind NGINX on port 44444,
 # NGINX passing /api to them over the uwsgi protocol on unix sockets and
 # serving static/ itself. Logs and pid files go to logs/; logs already
-# there are backed up first (logs/backup/<time>-start/).
+# there are backed up first (logs/backup/<time>-start/). When the
+# configuration names a WRITE_TOKEN_FILE that does not exist yet, it is
+# created (data/production/write_token with the shipped configuration).
 #
 #   ./farm_start.sh            start the stack
 #   ./farm_start.sh --reload   rolling restart: replace the instances one at
@@ -13,7 +15,11 @@
 # Settings (environment):
 #   FARM_INSTANCES=2            how many farm instances
 #   FARM_CONFIG=conf/farm_uwsgi.cfg
-#   FARM_SOCKET_DIR=/var/tmp    where the instances' sockets go
+#   FARM_SOCKET_DIR             the instances' sockets' folder, private to farm and
+#                               NGINX's workers (default /run/farm as root, else
+#                               $XDG_RUNTIME_DIR/farm-UID or /tmp/farm-UID)
+#   FARM_NGINX_USER             as root, the user NGINX's workers run as
+#                               (default www-data, else nobody)
 #   FARM_PORT_NGINX=44444       NGINX's port
 #   FARM_METRICS_PORT=9100      instance i serves metrics and health on
 #                               127.0.0.1:(FARM_METRICS_PORT + i)
@@ -47,6 +53,8 @@ case $mode in
     fi
     check_config
     check_free
+    prepare_socket_dir
+    prepare_write_token
     backup_logs start
     trap 'say "start failed: stopping what was started"; stop_all || true' ERR
     for i in $(seq 1 "$FARM_INSTANCES"); do
@@ -65,6 +73,8 @@ case $mode in
   reload)
     running_pids | grep -q . || die "farm is not running: start it with ./farm_start.sh"
     check_config
+    prepare_socket_dir
+    prepare_write_token
     for i in $(seq 1 "$FARM_INSTANCES"); do
       stop_instance "$i"
       start_instance "$i"

@@ -20,6 +20,7 @@ import (
 	"github.com/farmhq/farm/client"
 	"github.com/farmhq/farm/config"
 	"github.com/farmhq/farm/redact"
+	"github.com/farmhq/farm/token"
 )
 
 // Exit statuses, documented in the README.
@@ -212,7 +213,32 @@ func (g *globals) client(env Env) (*client.Client, error) {
 		c.Trace = env.Stderr
 		fmt.Fprintf(env.Stderr, "* farm at %s %s\n", redact.URLs(c.Base), c.Via)
 	}
+	c.Token = g.token(env, cfg)
 	return c, nil
+}
+
+// token is the write token the CLI sends: FARM_TOKEN, else the first of
+// the configuration's WRITE_TOKEN_FILE, else none. A token file this user
+// cannot read leaves reads working; -v says why writes would get 401.
+func (g *globals) token(env Env, cfg *config.Config) string {
+	if t, ok := env.Getenv("FARM_TOKEN"); ok && strings.TrimSpace(t) != "" {
+		if g.verbose {
+			fmt.Fprintln(env.Stderr, "* write token from FARM_TOKEN")
+		}
+		return strings.TrimSpace(t)
+	}
+	if cfg == nil || cfg.WriteTokenFile == "" {
+		return ""
+	}
+	t, err := token.First(cfg.WriteTokenFile)
+	if g.verbose {
+		if err != nil {
+			fmt.Fprintf(env.Stderr, "* no write token: %v\n", err)
+		} else {
+			fmt.Fprintf(env.Stderr, "* write token from %s\n", cfg.WriteTokenFile)
+		}
+	}
+	return t
 }
 
 func configName(cfg *config.Config) string {

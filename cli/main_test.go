@@ -109,7 +109,7 @@ func cleanEnv() []string {
 	for _, kv := range os.Environ() {
 		k, _, _ := strings.Cut(kv, "=")
 		switch k {
-		case "FARM_IF", "FARM_PORT", "FARM_URL", "DATASTORE", "SQLITE_PATH", "LOGGING_LEVEL", "LOG_FORMAT", "COUCHDB_URL":
+		case "FARM_IF", "FARM_PORT", "FARM_URL", "DATASTORE", "SQLITE_PATH", "LOGGING_LEVEL", "LOG_FORMAT", "COUCHDB_URL", "FARM_TOKEN", "WRITE_TOKEN_FILE":
 			continue
 		}
 		env = append(env, kv)

@@ -23,6 +23,7 @@ import (
 	"github.com/farmhq/farm/store/couchdb"
 	"github.com/farmhq/farm/store/ram"
 	"github.com/farmhq/farm/store/sqlite"
+	"github.com/farmhq/farm/token"
 )
 
 func newStart(g *globals, env Env) *cobra.Command {
@@ -70,6 +71,15 @@ func start(ctx context.Context, cfg *config.Config, env Env) error {
 		}
 		files = os.DirFS(cfg.StaticDir)
 	}
+	var writers farmhttp.Writers // nil: writes are open
+	if cfg.WriteTokenFile != "" {
+		tf, err := token.Open(cfg.WriteTokenFile, log)
+		if err != nil {
+			return fmt.Errorf("WRITE_TOKEN_FILE: %w", err)
+		}
+		writers = tf
+		log.Info("writes need a token", "file", cfg.WriteTokenFile)
+	}
 	raw, err := openStore(cfg, log, false)
 	if err != nil {
 		return err
@@ -105,6 +115,7 @@ func start(ctx context.Context, cfg *config.Config, env Env) error {
 		Metrics:      m,
 		Profiling:    cfg.Profiling,
 		URLs:         farmhttp.URLs{Public: cfg.Public(), Hosts: cfg.AllowedHosts},
+		Writers:      writers,
 	}, farmhttp.Listen{
 		HTTPAddr:    httpAddr,
 		HTTPSocket:  cfg.HTTPSocket,

@@ -21,6 +21,8 @@ func (g *globals) endpoint(env Env, url string) (farm.AnimalStore, *client.Clien
 		if g.verbose {
 			c.Trace = env.Stderr
 		}
+		cfg, _ := g.load(env) // for its WRITE_TOKEN_FILE, when there is one
+		c.Token = g.token(env, cfg)
 		return nil, c, func() {}, nil
 	}
 	cfg, err := g.load(env)

@@ -25,9 +25,13 @@ import (
 // response lines and headers of every exchange (the CLI's -v).
 type Client struct {
 	Base  string // e.g. http://127.0.0.1:44444
-	Via   string // how Base is reached when not by its host, e.g. unix:/var/tmp/farm_http.socket
+	Via   string // how Base is reached when not by its host, e.g. unix:/run/farm/farm_http_1.socket
 	HTTP  *http.Client
 	Trace io.Writer
+	// Token, when set, goes with every request to Base as
+	// "Authorization: Bearer <token>" (farm's WRITE_TOKEN_FILE); never to
+	// another server an absolute URL names, and never into Trace.
+	Token string
 }
 
 // where names the server for messages.
@@ -149,6 +153,9 @@ func (c *Client) Do(ctx context.Context, method, uri string, body []byte, header
 	}
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", "farm-cli")
+	if c.Token != "" && sameServer(u, c.Base) {
+		req.Header.Set("Authorization", "Bearer "+c.Token)
+	}
 	if c.Trace != nil {
 		fmt.Fprintf(c.Trace, "> %s %s %s\n", req.Method, req.URL.RequestURI(), "HTTP/1.1")
 		fmt.Fprintf(c.Trace, "> Host: %s\n", req.URL.Host)
@@ -181,6 +188,13 @@ func (c *Client) Do(ctx context.Context, method, uri string, body []byte, header
 		if json.Unmarshal(b, &eb) == nil {
 			se.Text = eb.Text
 		}
+		if res.StatusCode == http.StatusUnauthorized {
+			if c.Token == "" {
+				se.Text += " (the CLI sends the first token of the configuration's WRITE_TOKEN_FILE, or FARM_TOKEN)"
+			} else {
+				se.Text += " (the CLI sent the token of FARM_TOKEN or WRITE_TOKEN_FILE)"
+			}
+		}
 		return r, se
 	}
 	return r, nil
@@ -194,7 +208,16 @@ func unwrapURLError(err error) error {
 	return err
 }
 
-// writeHeader writes headers one per line, sorted, after prefix.
+// sameServer reports whether URL u is on the server of base: same scheme,
+// host and port.
+func sameServer(u, base string) bool {
+	a, err1 := url.Parse(u)
+	b, err2 := url.Parse(base)
+	return err1 == nil && err2 == nil && strings.EqualFold(a.Scheme, b.Scheme) && strings.EqualFold(a.Host, b.Host)
+}
+
+// writeHeader writes headers one per line, sorted, after prefix; a
+// credential shows as its scheme and ***.
 func writeHeader(w io.Writer, prefix string, h http.Header) {
 	keys := make([]string, 0, len(h))
 	for k := range h {
@@ -203,6 +226,13 @@ func writeHeader(w io.Writer, prefix string, h http.Header) {
 	slices.Sort(keys)
 	for _, k := range keys {
 		for _, v := range h[k] {
+			switch k {
+			case "Authorization", "Proxy-Authorization":
+				scheme, _, _ := strings.Cut(v, " ")
+				v = scheme + " " + redact.Mask
+			case "Cookie", "Set-Cookie":
+				v = redact.Mask
+			}
 			fmt.Fprintf(w, "%s%s: %s\n", prefix, k, v)
 		}
 	}

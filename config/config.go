@@ -31,29 +31,30 @@ const (
 
 // Config is the effective configuration.
 type Config struct {
-	Interface    string      // FARM_IF
-	Port         int         // FARM_PORT; 0 picks a free port
-	URL          string      // FARM_URL: where clients reach farm; derived from FARM_IF and FARM_PORT when empty
-	PublicURL    string      // PUBLIC_URL: the base of the absolute URLs farm answers with
-	AllowedHosts []string    // ALLOWED_HOSTS: the Host names that are farm's own
-	Instance     string      // FARM_INSTANCE: this instance's name; host:pid when empty
-	MetricsAddr  string      // METRICS_ADDR: host:port of this instance's own metrics listener, or none
-	UwsgiSocket  string      // UWSGI_SOCKET: unix socket path for the uwsgi protocol (NGINX uwsgi_pass)
-	UwsgiAddr    string      // UWSGI_ADDR: host:port for the uwsgi protocol over TCP
-	HTTPSocket   string      // HTTP_SOCKET: unix socket path for HTTP (NGINX proxy_pass)
-	SocketMode   os.FileMode // SOCKET_MODE: file mode of the unix sockets
-	LogLevel     string      // LOGGING_LEVEL
-	LogFormat    string      // LOG_FORMAT: text or json
-	AccessLog    bool        // ACCESS_LOG: one log line per request
-	Profiling    bool        // PROFILING: net/http/pprof on METRICS_ADDR
-	Datastore    string      // DATASTORE: RAM, SQLite or CouchDB
-	SQLitePath   string      // SQLITE_PATH
-	CouchDBURL   string      // COUCHDB_URL
-	MaxBodyBytes int64       // MAX_BODY_BYTES
-	StaticDir    string      // STATIC_DIR: serve this folder instead of the embedded pages
-	Env          string      // ENV
-	Testing      bool        // TESTING
-	Debug        bool        // DEBUG
+	Interface      string      // FARM_IF
+	Port           int         // FARM_PORT; 0 picks a free port
+	URL            string      // FARM_URL: where clients reach farm; derived from FARM_IF and FARM_PORT when empty
+	PublicURL      string      // PUBLIC_URL: the base of the absolute URLs farm answers with
+	AllowedHosts   []string    // ALLOWED_HOSTS: the Host names that are farm's own
+	Instance       string      // FARM_INSTANCE: this instance's name; host:pid when empty
+	MetricsAddr    string      // METRICS_ADDR: host:port of this instance's own metrics listener, or none
+	UwsgiSocket    string      // UWSGI_SOCKET: unix socket path for the uwsgi protocol (NGINX uwsgi_pass)
+	UwsgiAddr      string      // UWSGI_ADDR: host:port for the uwsgi protocol over TCP
+	HTTPSocket     string      // HTTP_SOCKET: unix socket path for HTTP (NGINX proxy_pass)
+	SocketMode     os.FileMode // SOCKET_MODE: file mode of the unix sockets
+	WriteTokenFile string      // WRITE_TOKEN_FILE: the tokens that may write; writes are open when empty
+	LogLevel       string      // LOGGING_LEVEL
+	LogFormat      string      // LOG_FORMAT: text or json
+	AccessLog      bool        // ACCESS_LOG: one log line per request
+	Profiling      bool        // PROFILING: net/http/pprof on METRICS_ADDR
+	Datastore      string      // DATASTORE: RAM, SQLite or CouchDB
+	SQLitePath     string      // SQLITE_PATH
+	CouchDBURL     string      // COUCHDB_URL
+	MaxBodyBytes   int64       // MAX_BODY_BYTES
+	StaticDir      string      // STATIC_DIR: serve this folder instead of the embedded pages
+	Env            string      // ENV
+	Testing        bool        // TESTING
+	Debug          bool        // DEBUG
 
 	// File is the file read, or "" when the built-in defaults stand alone.
 	File string
@@ -115,7 +116,7 @@ var specs = []spec{
 		set: func(c *Config, v any) { c.Instance = v.(string) }},
 	{key: "METRICS_ADDR", kind: kString, def: "", doc: "this instance's own metrics listener, host:port (for Prometheus to scrape each instance)",
 		check: hostPort, set: func(c *Config, v any) { c.MetricsAddr = v.(string) }},
-	{key: "UWSGI_SOCKET", kind: kString, def: "", doc: "unix socket for the uwsgi protocol, for NGINX's uwsgi_pass (e.g. '/var/tmp/farm.socket')",
+	{key: "UWSGI_SOCKET", kind: kString, def: "", doc: "unix socket for the uwsgi protocol, for NGINX's uwsgi_pass (e.g. '/run/farm/farm.socket')",
 		set: func(c *Config, v any) { c.UwsgiSocket = v.(string) }},
 	{key: "UWSGI_ADDR", kind: kString, def: "", doc: "host:port for the uwsgi protocol over TCP",
 		check: hostPort, set: func(c *Config, v any) { c.UwsgiAddr = v.(string) }},
@@ -126,6 +127,8 @@ var specs = []spec{
 			m, _ := strconv.ParseUint(v.(string), 8, 32)
 			c.SocketMode = os.FileMode(m)
 		}},
+	{key: "WRITE_TOKEN_FILE", kind: kString, def: "", doc: "a file of write tokens, one a line: POST, PUT, PATCH and DELETE then need Authorization: Bearer <token>; the CLI sends the first",
+		set: func(c *Config, v any) { c.WriteTokenFile = v.(string) }},
 	{key: "LOGGING_LEVEL", kind: kString, def: "INFO", doc: "CRITICAL, ERROR, WARNING, INFO or DEBUG",
 		check: oneOf("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"), set: func(c *Config, v any) { c.LogLevel = v.(string) }},
 	{key: "LOG_FORMAT", kind: kString, def: "text", doc: "text or json",

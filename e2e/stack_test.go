@@ -34,11 +34,31 @@ type stack struct {
 	port    string // NGINX
 	metrics int    // base of the instances' metrics ports
 	n       int
+	sockets string // FARM_SOCKET_DIR
+}
+
+// e2eToken is the write token of the tests' stacks: client sends it.
+const e2eToken = "e2e0e2e0e2e0e2e0e2e0e2e0e2e0e2e0"
+
+// withToken sends the write token with every request that has none.
+type withToken struct{ http.RoundTripper }
+
+func (w withToken) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Header.Get("Authorization") == "" {
+		r = r.Clone(r.Context())
+		r.Header.Set("Authorization", "Bearer "+e2eToken)
+	}
+	return w.RoundTripper.RoundTrip(r)
 }
 
 var farmBin string
 
-func TestMain(m *testing.M) { testbed.Main(m, "2031.01.02", &farmBin) }
+func TestMain(m *testing.M) {
+	if os.Getenv(probeEnv) != "" { // this binary, run as another user by TestSocketsArePrivate
+		os.Exit(probe())
+	}
+	testbed.Main(m, "2031.01.02", &farmBin)
+}
 
 func copyTree(t *testing.T, src, dst string) {
 	t.Helper()
@@ -110,12 +130,19 @@ func newStack(t *testing.T, instances int, extra ...string) *stack {
 	os.MkdirAll(filepath.Join(dir, "logs"), 0o755)
 	s := &stack{t: t, dir: dir, port: strconv.Itoa(freePort(t)), metrics: freeRange(t, instances), n: instances}
 	// Unix socket paths are limited to 108 bytes: keep them short.
+	// farm_start.sh makes it private (0700, or 2750 with NGINX's group).
 	sockets, err := os.MkdirTemp("", "fs")
 	if err != nil {
 		t.Fatal(err)
 	}
-	os.Chmod(sockets, 0o755)
 	t.Cleanup(func() { os.RemoveAll(sockets) })
+	s.sockets = sockets
+	// The production configuration's write token, known to the tests'
+	// client; TestWriteTokenThroughNginx lets farm_start.sh make one.
+	os.MkdirAll(filepath.Join(dir, "data", "production"), 0o700)
+	if err := os.WriteFile(filepath.Join(dir, "data", "production", "write_token"), []byte(e2eToken+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	s.env = append([]string{
 		"FARM_INSTANCES=" + strconv.Itoa(instances),
 		"FARM_SOCKET_DIR=" + sockets,
@@ -180,7 +207,7 @@ func (s *stack) pid(name string) int {
 	return pid
 }
 
-var client = &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+var client = &http.Client{Timeout: 10 * time.Second, Transport: withToken{&http.Transport{MaxIdleConnsPerHost: 64}}}
 
 func do(t *testing.T, method, u, body string) (int, http.Header, []byte) {
 	t.Helper()
@@ -449,6 +476,7 @@ func checkHostileRequests(t *testing.T, s *stack) {
 	// A forged Host and X-Forwarded-Proto: the URLs stay farm's.
 	post := `{"id": "hostile", "species": "cow", "sex": "male"}`
 	res, hostile := rawHTTP(t, s, "POST /api/v1/animal HTTP/1.1\r\nHost: evil.example:6666\r\nX-Forwarded-Proto: https\r\n"+
+		"Authorization: Bearer "+e2eToken+"\r\n"+
 		"Content-Type: application/json\r\nContent-Length: "+strconv.Itoa(len(post))+"\r\nConnection: close\r\n\r\n"+post)
 	if res.StatusCode != 201 || res.Header.Get("Location") != s.url("/api/v1/animal/hostile") {
 		t.Errorf("POST with Host evil.example: %d Location %q %s", res.StatusCode, res.Header.Get("Location"), hostile)

@@ -44,6 +44,9 @@ type Options struct {
 	// URLs makes the absolute URLs of answers; the loopback names and
 	// http://localhost when zero.
 	URLs URLs
+	// Writers, when set, decides who may write (POST, PUT, PATCH,
+	// DELETE): a write without a token it allows gets 401.
+	Writers Writers
 }
 
 // About is the body of /api/v1/_about.

@@ -7,12 +7,13 @@ import (
 
 // addRoutes lists every route of the API, in one place.
 func addRoutes(mux *http.ServeMux, o Options) {
+	write := writersOnly(o.Writers) // reads stay open
 	mux.Handle("GET /api/v1/animal", handleListAnimals(o))
-	mux.Handle("POST /api/v1/animal", handleCreateAnimal(o))
+	mux.Handle("POST /api/v1/animal", write(handleCreateAnimal(o)))
 	mux.Handle("GET /api/v1/animal/{id}", handleGetAnimal(o))
-	mux.Handle("PUT /api/v1/animal/{id}", handleReplaceAnimal(o))
-	mux.Handle("PATCH /api/v1/animal/{id}", handlePatchAnimal(o))
-	mux.Handle("DELETE /api/v1/animal/{id}", handleDeleteAnimal(o))
+	mux.Handle("PUT /api/v1/animal/{id}", write(handleReplaceAnimal(o)))
+	mux.Handle("PATCH /api/v1/animal/{id}", write(handlePatchAnimal(o)))
+	mux.Handle("DELETE /api/v1/animal/{id}", write(handleDeleteAnimal(o)))
 
 	mux.Handle("GET /api/v1/_about", handleAbout(o.About))
 	mux.Handle("GET /api/v1/_config", handleConfig(o.Settings))

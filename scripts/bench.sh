@@ -51,6 +51,10 @@ build_farm
 
 work=$(mktemp -d /tmp/farm-bench.XXXXXX)
 chmod 755 "$work"
+# The write token of every farm here (conf/farm_uwsgi.cfg names a token
+# file); seed, load and wrk send it.
+export FARM_TOKEN
+FARM_TOKEN=$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 pids=()
 nginxes=()
@@ -89,7 +93,7 @@ wait_up() {
 run() {
   local name=$1 url=$2
   shift 2
-  wrk -t1 -c"$conns" -d"$duration" --latency "$url" "$@" >"$work/results/$name.out" 2>&1 || true
+  wrk -t1 -c"$conns" -d"$duration" --latency -H "Authorization: Bearer $FARM_TOKEN" "$url" "$@" >"$work/results/$name.out" 2>&1 || true
   awk '
     function ms(v) {
       if (v ~ /us$/) return v / 1000
@@ -150,11 +154,13 @@ http { access_log off; client_body_temp_path tmp; proxy_temp_path tmp; uwsgi_tem
 }
 
 # deployment NAME: a copy of the deployment, so that this never touches
-# logs/ or data/ here; every copy shares one database.
+# logs/ or data/ here; every copy shares one database, and the write token
+# every request carries (writes need it; the rest carry it too, alike).
 deployment() {
   local d="$work/$1"
-  mkdir -p "$d"
+  mkdir -p "$d/data/production"
   cp -r farm_start.sh farm_stop.sh scripts conf static "$d/"
+  (umask 077 && echo "$FARM_TOKEN" >"$d/data/production/write_token")
   sed -i "s#^SQLITE_PATH = .*#SQLITE_PATH = '$work/data/farm.db'#" "$d/conf/farm_uwsgi.cfg"
   printf '%s' "$d"
 }
@@ -189,8 +195,6 @@ wait_up http://127.0.0.1:21511/readyz
 # The production stacks, one a transport.
 for t in uwsgi:21520:21600 http:21521:21610; do
   s=$(deployment "stack_${t%%:*}")
-  mkdir -p "$work/sock_${t%%:*}"
-  chmod 755 "$work/sock_${t%%:*}"
   (cd "$s" && FARM_TRANSPORT=${t%%:*} FARM_PORT_NGINX=$(cut -d: -f2 <<<"$t") FARM_METRICS_PORT=${t##*:} \
     FARM_SOCKET_DIR="$work/sock_${t%%:*}" ./farm_start.sh >/dev/null)
   stacks+=("$s")

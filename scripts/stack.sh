@@ -9,7 +9,19 @@
 stack_init() {
   FARM_INSTANCES=${FARM_INSTANCES:-2}
   FARM_CONFIG=${FARM_CONFIG:-conf/farm_uwsgi.cfg}
-  FARM_SOCKET_DIR=${FARM_SOCKET_DIR:-/var/tmp}
+  # The sockets' folder is private: farm's user, and NGINX's workers
+  # through its group. As root, NGINX's workers run as FARM_NGINX_USER.
+  if [ "$(id -u)" = 0 ]; then
+    FARM_SOCKET_DIR=${FARM_SOCKET_DIR:-/run/farm}
+    if [ -z "${FARM_NGINX_USER:-}" ]; then
+      FARM_NGINX_USER=nobody
+      getent passwd www-data >/dev/null 2>&1 && FARM_NGINX_USER=www-data
+    fi
+    FARM_NGINX_GROUP=$(id -gn "$FARM_NGINX_USER" 2>/dev/null) || die "FARM_NGINX_USER $FARM_NGINX_USER is not a user of this machine"
+  else
+    FARM_SOCKET_DIR=${FARM_SOCKET_DIR:-${XDG_RUNTIME_DIR:-/tmp}/farm-$(id -u)}
+    FARM_NGINX_USER="" FARM_NGINX_GROUP=""
+  fi
   FARM_PORT_NGINX=${FARM_PORT_NGINX:-44444}
   FARM_METRICS_PORT=${FARM_METRICS_PORT:-9100}
   FARM_TRANSPORT=${FARM_TRANSPORT:-uwsgi}
@@ -25,7 +37,7 @@ stack_init() {
     case ${!v} in ''|*[!0-9]*) die "$v must be a whole number, not '${!v}'" ;; esac
   done
   [ -f "$FARM_CONFIG" ] || die "no configuration file $FARM_CONFIG"
-  mkdir -p "$LOGS/nginx_tmp" "$FARM_SOCKET_DIR"
+  mkdir -p "$LOGS/nginx_tmp"
   if [ ! -x "$FARM_BIN" ] && [ "${1:-}" != --no-build ]; then
     say "building $FARM_BIN ..."
     build_farm
@@ -40,9 +52,15 @@ instance_env() { # the environment that makes instance $1 unique
   # (measured on 2 cores with 2 instances: half again the requests of two
   # runtimes that each schedule on both cores; docs/benchmarks.md).
   printf '%s\n' "GOMAXPROCS=${GOMAXPROCS:-$(( $(nproc) / FARM_INSTANCES > 1 ? $(nproc) / FARM_INSTANCES : 1 ))}"
+  # Only the socket NGINX uses: the other transport's is set empty, over
+  # the configuration's.
+  if [ "$FARM_TRANSPORT" = http ]; then
+    printf '%s\n' "UWSGI_SOCKET=" "HTTP_SOCKET=$FARM_SOCKET_DIR/farm_http_$i.socket"
+  else
+    printf '%s\n' "UWSGI_SOCKET=$FARM_SOCKET_DIR/farm_$i.socket" "HTTP_SOCKET="
+  fi
   printf '%s\n' \
-    "UWSGI_SOCKET=$FARM_SOCKET_DIR/farm_$i.socket" \
-    "HTTP_SOCKET=$FARM_SOCKET_DIR/farm_http_$i.socket" \
+    "SOCKET_MODE=0660" \
     "METRICS_ADDR=127.0.0.1:$((FARM_METRICS_PORT + i))" \
     "FARM_INSTANCE=farm-$i"
   # The URLs farm answers with name NGINX's port, unless the configuration
@@ -101,6 +119,56 @@ check_free() {
   return 0
 }
 
+# prepare_write_token creates the configuration's WRITE_TOKEN_FILE when it
+# names one that does not exist yet: 32 random bytes in hex, mode 0600.
+prepare_write_token() {
+  local f
+  f=$("$FARM_BIN" -c "$FARM_CONFIG" config --get WRITE_TOKEN_FILE 2>/dev/null) || f=""
+  [ -n "$f" ] || return 0
+  if [ ! -e "$f" ]; then
+    mkdir -p "$(dirname "$f")"
+    (umask 077 && od -An -N32 -tx1 /dev/urandom | tr -d ' \n' >"$f.new" && echo >>"$f.new" && mv "$f.new" "$f") ||
+      die "cannot create the write token file $f"
+    say "created the write token in $f: writes through the API need 'Authorization: Bearer <its line>' (the CLI sends it)"
+  fi
+  [ -r "$f" ] || die "the write token file $f cannot be read"
+}
+
+# prepare_socket_dir makes FARM_SOCKET_DIR the sockets' private folder:
+# ours, mode 0700; as root, group NGINX's workers' with mode 2750 (the
+# sockets inherit the group: the workers connect, no one else can even
+# look in, nor put a socket of their own where an instance will bind). It
+# refuses a folder someone else owns or could replace.
+prepare_socket_dir() {
+  local d=$FARM_SOCKET_DIR parent me
+  me=$(id -u)
+  case $d in /*) ;; *) die "FARM_SOCKET_DIR must be an absolute path, not '$d'" ;; esac
+  [ ${#d} -le 80 ] || die "FARM_SOCKET_DIR is too long for unix socket paths (${#d} characters; 80 at most)"
+  parent=$(dirname "$d")
+  [ -d "$parent" ] || mkdir -p -m 0755 "$parent"
+  # A parent others may write to must be sticky (/tmp), or they could
+  # rename the folder away and put theirs in its place.
+  if [ $(( 0$(stat -c %a "$parent") & 01002 )) -eq 2 ]; then
+    die "FARM_SOCKET_DIR's parent $parent is writable by everyone and not sticky: choose another place"
+  fi
+  [ -L "$d" ] && die "FARM_SOCKET_DIR $d is a symbolic link: it must be a folder of farm's own"
+  if [ ! -e "$d" ]; then
+    mkdir -m 0700 "$d" || die "cannot create FARM_SOCKET_DIR $d"
+  fi
+  [ -d "$d" ] || die "FARM_SOCKET_DIR $d is not a folder"
+  [ "$(stat -c %u "$d")" = "$me" ] ||
+    die "FARM_SOCKET_DIR $d belongs to $(stat -c %U "$d"), not to $(id -un): the sockets need a folder of farm's own (remove it, or choose another)"
+  if [ -n "$FARM_NGINX_GROUP" ]; then
+    chgrp "$FARM_NGINX_GROUP" "$d" && chmod 2750 "$d"
+  else
+    chmod 0700 "$d"
+  fi || die "cannot set the owner and mode of FARM_SOCKET_DIR $d"
+  # Nothing in it that another user put there before it was private.
+  if [ -n "$(find "$d" -mindepth 1 ! -user "$me" -print -quit)" ]; then
+    die "FARM_SOCKET_DIR $d holds files of another user: remove them"
+  fi
+}
+
 # write_nginx_conf writes logs/nginx.conf: conf/nginx_uwsgi.conf with this
 # run's port, workers, instances, sockets and transport.
 write_nginx_conf() {
@@ -118,12 +186,17 @@ write_nginx_conf() {
     ups+="        server \"unix:$FARM_SOCKET_DIR/$sock$i.socket\";"$'\n'
   done
   ups+="$keep    }"
-  UPSTREAMS=$ups PORT=$FARM_PORT_NGINX WORKERS=$FARM_NGINX_WORKERS T=$FARM_TRANSPORT CONF="$PWD/conf" awk '
+  UPSTREAMS=$ups PORT=$FARM_PORT_NGINX WORKERS=$FARM_NGINX_WORKERS T=$FARM_TRANSPORT CONF="$PWD/conf" \
+    NUSER=$FARM_NGINX_USER NGROUP=$FARM_NGINX_GROUP awk '
     /# farm-upstreams-begin/ { print; print ENVIRON["UPSTREAMS"]; skip = 1; next }
     /# farm-upstreams-end/   { skip = 0 }
     skip { next }
     # Whole lines, not sub(): a "&" in a path would mean the match there.
-    /^worker_processes / { print "worker_processes " ENVIRON["WORKERS"] ";"; next }
+    /^worker_processes / {
+      # As root, the workers run as the user the socket folder is for.
+      if (ENVIRON["NUSER"] != "") print "user " ENVIRON["NUSER"] " " ENVIRON["NGROUP"] ";"
+      print "worker_processes " ENVIRON["WORKERS"] ";"; next
+    }
     /^ *listen 44444;/ { print "        listen " ENVIRON["PORT"] ";"; next }
     /^ *include farm_(api|write)_uwsgi.conf;/ {
       match($0, /^ */); lead = substr($0, 1, RLENGTH)

@@ -116,8 +116,28 @@ async function load() {
   }
 }
 
+// write sends a write (POST, PUT, PATCH, DELETE) with the write token of
+// this session, if any. When farm wants one (401), it asks for it, keeps it
+// for the session (sessionStorage: gone with the tab) and tries again; the
+// token goes nowhere but this farm's API.
+const TOKEN_KEY = 'farm-write-token';
+async function write(url, init) {
+  for (let asked = 0; ; asked++) {
+    const token = sessionStorage.getItem(TOKEN_KEY);
+    const headers = Object.assign({}, init.headers);
+    if (token) headers.Authorization = 'Bearer ' + token;
+    const res = await fetch(url, Object.assign({}, init, {headers}));
+    if (res.status !== 401 || asked >= 3) return res;
+    const given = prompt(token
+      ? 'That write token is not valid. The write token (ask whoever runs this farm):'
+      : 'This farm needs a write token for changes (ask whoever runs this farm):');
+    if (!given || !given.trim()) return res;
+    sessionStorage.setItem(TOKEN_KEY, given.trim());
+  }
+}
+
 async function remove(id, etag) {
-  const res = await fetch(API + '/' + encodeURIComponent(id), {method: 'DELETE', headers: {'If-Match': etag}});
+  const res = await write(API + '/' + encodeURIComponent(id), {method: 'DELETE', headers: {'If-Match': etag}});
   if (!res.ok) {
     say(await apiError(res), true);
     return;
@@ -132,7 +152,7 @@ async function add(event) {
   const animal = {id: f.id.value.trim() || uuid(), species: f.species.value, sex: f.sex.value};
   if (f.name.value) animal.name = f.name.value;
   if (f.dob.value) animal.dob = f.dob.value;
-  const res = await fetch(API, {method: 'POST', headers: {'Content-Type': 'application/json'}, body: JSON.stringify(animal)});
+  const res = await write(API, {method: 'POST', headers: {'Content-Type': 'application/json'}, body: JSON.stringify(animal)});
   if (!res.ok) {
     say(await apiError(res), true);
     return;

@@ -1,6 +1,6 @@
 // Package uwsgi serves an http.Handler over the binary uwsgi protocol, the
 // one NGINX's uwsgi module speaks, so that farm needs no uWSGI process:
-// `uwsgi_pass unix:/var/tmp/farm.socket;` with NGINX's stock uwsgi_params
+// `uwsgi_pass unix:/run/farm/farm.socket;` with NGINX's stock uwsgi_params
 // reaches the same handler as HTTP does.
 //
 // The protocol (https://uwsgi-docs.readthedocs.io/en/latest/Protocol.html,

@@ -3,7 +3,8 @@
 // exactly: requests/s, p50, p90, p99, max, and the errors (transport
 // failures and 5xx). scripts/bench.sh uses it where the tail matters (a
 // frozen instance, two instances writing), wrk elsewhere. A test tool,
-// not part of farm.
+// not part of farm. FARM_TOKEN, when set, goes with each request as a
+// bearer token.
 //
 //	load [-c 32] [-d 10s] [-post PREFIX] URL
 package main
@@ -52,6 +53,9 @@ func main() {
 					req.Header.Set("Content-Type", "application/json")
 				} else {
 					req, _ = http.NewRequest(http.MethodGet, url, nil)
+				}
+				if tok := os.Getenv("FARM_TOKEN"); tok != "" {
+					req.Header.Set("Authorization", "Bearer "+tok)
 				}
 				t := time.Now()
 				res, err := client.Do(req)

@@ -58,7 +58,12 @@ func main() {
 				}
 				body := fmt.Sprintf(`{"id":"%s-%d","species":"%s","sex":"%s","name":"Animal %d","dob":"2020-%02d-%02d"}`,
 					prefix, i, species[i%2], sexes[i/2%2], i, 1+i%12, 1+i%28)
-				res, err := http.Post(base+"/api/v1/animal", "application/json", strings.NewReader(body))
+				req, _ := http.NewRequest(http.MethodPost, base+"/api/v1/animal", strings.NewReader(body))
+				req.Header.Set("Content-Type", "application/json")
+				if tok := os.Getenv("FARM_TOKEN"); tok != "" { // the write token
+					req.Header.Set("Authorization", "Bearer "+tok)
+				}
+				res, err := http.DefaultClient.Do(req)
 				if err == nil {
 					io.Copy(io.Discard, res.Body)
 					res.Body.Close()

@@ -15,7 +15,7 @@ function request()
   if math.random(10) == 1 then
     made = made + 1
     local body = '{"id":"' .. newPrefix .. made .. '","species":"cow","sex":"male","name":"Bull ' .. made .. '"}'
-    return wrk.format("POST", "/api/v1/animal", {["Content-Type"] = "application/json"}, body)
+    return wrk.format("POST", "/api/v1/animal", {["Content-Type"] = "application/json", ["Authorization"] = wrk.headers["Authorization"]}, body)
   end
   return wrk.format("GET", "/api/v1/animal/" .. prefix .. "-" .. math.random(n))
 end

@@ -25,7 +25,8 @@ function request()
       busy[id] = true
       if etags[id] then
         return wrk.format("PATCH", "/api/v1/animal/" .. id,
-          {["Content-Type"] = "application/merge-patch+json", ["If-Match"] = etags[id]},
+          {["Content-Type"] = "application/merge-patch+json", ["If-Match"] = etags[id],
+           ["Authorization"] = wrk.headers["Authorization"]},
           '{"name":"Name ' .. math.random(1000000000) .. '"}')
       end
       return wrk.format("GET", "/api/v1/animal/" .. id)

@@ -1,5 +1,7 @@
 -- POST a new animal with each request: ids unique across threads and
--- runs (wrk ... -s post.lua -- RUNID).
+-- runs (wrk ... -s post.lua -- RUNID). A write token given with
+-- -H 'Authorization: Bearer ...' goes with each (a table of headers
+-- replaces wrk's own).
 local threads = 0
 function setup(thread)
   threads = threads + 1
@@ -12,5 +14,5 @@ end
 function request()
   n = n + 1
   local body = '{"id":"' .. prefix .. n .. '","species":"chicken","sex":"female","name":"Hen ' .. n .. '","dob":"2024-05-01"}'
-  return wrk.format("POST", "/api/v1/animal", {["Content-Type"] = "application/json"}, body)
+  return wrk.format("POST", "/api/v1/animal", {["Content-Type"] = "application/json", ["Authorization"] = wrk.headers["Authorization"]}, body)
 end
