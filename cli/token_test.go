@@ -63,3 +63,32 @@ func TestStartRefusesABadTokenFile(t *testing.T) {
 		}
 	}
 }
+
+// _config, through a running farm, hides every value whose key or URL
+// holds a secret, however it is spelled.
+func TestConfigHidesSecrets(t *testing.T) {
+	secrets := map[string]string{
+		"DB_PWD": "pwd-secret-1", "SESSION_KEY": "sess-secret-2", "SIGNING_KEY": "sign-secret-3",
+		"SMTP_PW": "smtp-secret-4", "HMAC": "hmac-secret-5", "API_TOKEN": "tok-secret-6",
+		"COOKIE_SALT": "cookie-secret-7", "TLS_PRIVATE": "priv-secret-8", "CLIENT_CERT": "cert-secret-9",
+		"MAIL_URL": "http://apitoken123-secret@mail.example/?token=qs-secret-10&x=1",
+	}
+	lines := []string{"DATASTORE='RAM'", "COUCHDB_URL='http://admin:couch-secret-11@db:5984/farm?password=qs-secret-12'"}
+	for k, v := range secrets {
+		lines = append(lines, k+"='"+v+"'")
+	}
+	s := startServer(t, t.TempDir(), lines...)
+	_, _, body := get(t, s.url+"/api/v1/_config")
+	if strings.Contains(string(body), "secret") {
+		t.Errorf("_config shows a secret: %s", body)
+	}
+	for _, want := range []string{`"DB_PWD":"***"`, `"HMAC":"***"`, `"COUCHDB_URL":"http://admin:***@db:5984/farm?password=***"`,
+		`"MAIL_URL":"http://***@mail.example/?token=***\u0026x=1"`} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("_config lacks %s: %s", want, body)
+		}
+	}
+	if r := farm(t, "-c", s.cfg, "config"); strings.Contains(r.stdout+r.stderr, "secret") {
+		t.Errorf("farm config shows a secret: %s", r.stdout)
+	}
+}
