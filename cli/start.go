@@ -20,6 +20,7 @@ import (
 	farmhttp "github.com/farmhq/farm/http"
 	"github.com/farmhq/farm/metrics"
 	"github.com/farmhq/farm/static"
+	"github.com/farmhq/farm/store"
 	"github.com/farmhq/farm/store/couchdb"
 	"github.com/farmhq/farm/store/ram"
 	"github.com/farmhq/farm/store/sqlite"
@@ -86,7 +87,7 @@ func start(ctx context.Context, cfg *config.Config, env Env) error {
 	}
 	build := farm.ReadBuild()
 	m := metrics.New(metrics.Options{Build: build, Runtime: true})
-	st := m.Store(raw, strings.ToLower(cfg.Datastore))
+	st := m.Store(store.Watch(raw, log), strings.ToLower(cfg.Datastore)) // outages logged once, every call counted
 	m.AnimalCount(st)
 	if cs, ok := raw.(metrics.CommitStatser); ok {
 		m.StoreCommits(cs)

@@ -88,6 +88,11 @@ func fail(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
 			log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 		}
 	}
+	if status == http.StatusServiceUnavailable {
+		// The store is down or farm is full of work: a client may try
+		// again, shortly.
+		w.Header().Set("Retry-After", "2")
+	}
 	body := errorBody{Status: status, Text: farm.ErrorMessage(err)}
 	var fe *farm.Error
 	if errors.As(err, &fe) {

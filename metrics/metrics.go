@@ -70,7 +70,7 @@ func New(o Options) *Metrics {
 		}, []string{"backend", "operation"}),
 		storeErrs: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "farm_store_errors_total",
-			Help: "Store operations that returned an error, by backend, operation and kind (not_found, conflict, precondition, internal, canceled).",
+			Help: "Store operations that returned an error, by backend, operation and kind (not_found, conflict, precondition, unavailable, full, internal, canceled).",
 		}, []string{"backend", "operation", "kind"}),
 	}
 	build := prometheus.NewGauge(prometheus.GaugeOpts{
@@ -99,7 +99,9 @@ func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{
 		Registry:          m.Registry, // counts its own scrape errors
 		EnableOpenMetrics: true,
-		Timeout:           10 * time.Second,
+		// A collector's error costs its own metrics, never the page.
+		ErrorHandling: promhttp.ContinueOnError,
+		Timeout:       10 * time.Second,
 	})
 }
 
@@ -140,24 +142,32 @@ func (m *Metrics) RequestDone(method, route string, code int, d time.Duration) {
 
 // AnimalCount registers farm_animals, read from the store at each scrape.
 func (m *Metrics) AnimalCount(st farm.AnimalStore) {
-	m.Registry.MustRegister(&animalCollector{store: st, desc: prometheus.NewDesc(
-		"farm_animals", "Animal records in the store, read at scrape time. Instances sharing a store report the same number: aggregate with max, not sum.", nil, nil)})
+	m.Registry.MustRegister(&animalCollector{store: st,
+		desc: prometheus.NewDesc("farm_animals",
+			"Animal records in the store, read at scrape time (absent while the store does not answer). Instances sharing a store report the same number: aggregate with max, not sum.", nil, nil),
+		up: prometheus.NewDesc("farm_store_up",
+			"Whether the store answered this scrape's count of the animals (1) or not (0).", nil, nil)})
 }
 
+// animalCollector counts the animals at each scrape. A store that does not
+// answer drops only farm_animals, and says so in farm_store_up: the other
+// metrics are served all the same, as node_exporter does with a failing
+// collector, since they matter most during an outage.
 type animalCollector struct {
-	store farm.AnimalStore
-	desc  *prometheus.Desc
+	store    farm.AnimalStore
+	desc, up *prometheus.Desc
 }
 
-func (c *animalCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+func (c *animalCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc; ch <- c.up }
 
 func (c *animalCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_, n, err := c.store.ListAnimals(ctx, farm.AnimalFilter{}, farm.Page{})
 	if err != nil {
-		ch <- prometheus.NewInvalidMetric(c.desc, err)
+		ch <- prometheus.MustNewConstMetric(c.up, prometheus.GaugeValue, 0)
 		return
 	}
+	ch <- prometheus.MustNewConstMetric(c.up, prometheus.GaugeValue, 1)
 	ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(n))
 }

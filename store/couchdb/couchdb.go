@@ -13,15 +13,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"reflect"
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	kivik "github.com/go-kivik/kivik/v4"
-	_ "github.com/go-kivik/kivik/v4/couchdb" // the "couch" driver
+	"github.com/go-kivik/kivik/v4/couchdb" // the "couch" driver
 
 	"github.com/farmhq/farm"
 )
@@ -98,7 +100,14 @@ func Open(ctx context.Context, rawURL string) (*Store, error) {
 		return nil, fmt.Errorf("couchdb: the URL's path must be one database name, not %q", name)
 	}
 	u.Path, u.RawPath = "", ""
-	client, err := kivik.New("couch", u.String())
+	client, err := kivik.New("couch", u.String(), couchdb.OptionHTTPClient(&http.Client{Transport: &http.Transport{
+		// A CouchDB that is down or frozen is an answer within seconds
+		// (503), not a request that hangs until its client gives up.
+		DialContext:           (&net.Dialer{Timeout: 2 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		ResponseHeaderTimeout: 10 * time.Second,
+		MaxIdleConnsPerHost:   64,
+		IdleConnTimeout:       90 * time.Second,
+	}}))
 	if err != nil {
 		return nil, fmt.Errorf("couchdb: %w", err)
 	}
@@ -178,6 +187,23 @@ func fail(err error, id string) error {
 		return farm.Errorf(farm.ENOTFOUND, "animal %q not found", id)
 	case http.StatusConflict:
 		return farm.Errorf(farm.ECONFLICT, "animal %q exists", id)
+	}
+	return failure(err)
+}
+
+// failure is an error of CouchDB's that is not about one record. CouchDB
+// unreachable, timing out, or failing (5xx; kivik says 500 for a
+// connection refused too), or refusing farm's credentials: the store is
+// unavailable (503, try again later), and the operator finds the cause in
+// the log. A request its client gave up stays as it is.
+func failure(err error) error {
+	if errors.Is(err, context.Canceled) {
+		return err
+	}
+	switch status := kivik.HTTPStatus(err); {
+	case status >= 500, status == http.StatusUnauthorized, status == http.StatusForbidden,
+		status == http.StatusTooManyRequests, errors.Is(err, context.DeadlineExceeded):
+		return &farm.Error{Code: farm.EUNAVAILABLE, Message: "the store (CouchDB) is unavailable", Err: fmt.Errorf("couchdb: %w", err)}
 	}
 	return fmt.Errorf("couchdb: %w", err)
 }
@@ -366,12 +392,12 @@ func (s *Store) count(ctx context.Context, view string, params map[string]any) (
 	for rs.Next() {
 		var v int
 		if err := rs.ScanValue(&v); err != nil {
-			return 0, fmt.Errorf("couchdb: %w", err)
+			return 0, failure(err)
 		}
 		n += v
 	}
 	if err := rs.Err(); err != nil {
-		return 0, fmt.Errorf("couchdb: %w", err)
+		return 0, failure(err)
 	}
 	return n, nil
 }
@@ -382,12 +408,12 @@ func (s *Store) rows(ctx context.Context, view string, params map[string]any, ea
 	for rs.Next() {
 		var d doc
 		if err := rs.ScanDoc(&d); err != nil {
-			return fmt.Errorf("couchdb: %w", err)
+			return failure(err)
 		}
 		each(&d)
 	}
 	if err := rs.Err(); err != nil {
-		return fmt.Errorf("couchdb: %w", err)
+		return failure(err)
 	}
 	return nil
 }
@@ -396,10 +422,10 @@ func (s *Store) rows(ctx context.Context, view string, params map[string]any, ea
 func (s *Store) Ping(ctx context.Context) error {
 	ok, err := s.client.DBExists(ctx, s.name)
 	if err != nil {
-		return fmt.Errorf("couchdb: %w", err)
+		return failure(err)
 	}
 	if !ok {
-		return fmt.Errorf("couchdb: database %s is gone", s.name)
+		return &farm.Error{Code: farm.EUNAVAILABLE, Message: "the store (CouchDB) is unavailable", Err: fmt.Errorf("couchdb: database %s is gone", s.name)}
 	}
 	return nil
 }
