@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -500,8 +501,21 @@ type load struct {
 	sent, failed atomic.Int64
 	mu           sync.Mutex
 	failures     []string
+	latencies    []time.Duration // of every request
 	stop         chan struct{}
 	wg           sync.WaitGroup
+}
+
+// percentile is the p-th percentile (0 to 100) of the latencies.
+func (l *load) percentile(p float64) time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.latencies) == 0 {
+		return 0
+	}
+	lat := slices.Clone(l.latencies)
+	slices.Sort(lat)
+	return lat[min(len(lat)-1, int(float64(len(lat))*p/100))]
 }
 
 func startLoad(t *testing.T, s *stack, clients int, writes string) *load {
@@ -525,6 +539,7 @@ func startLoad(t *testing.T, s *stack, clients int, writes string) *load {
 				if body != "" {
 					req.Header.Set("Content-Type", "application/json")
 				}
+				start := time.Now()
 				res, err := client.Do(req)
 				l.sent.Add(1)
 				msg := ""
@@ -537,14 +552,15 @@ func startLoad(t *testing.T, s *stack, clients int, writes string) *load {
 						msg = fmt.Sprintf("%s %s: %d %s", method, u, res.StatusCode, b)
 					}
 				}
+				l.mu.Lock()
+				l.latencies = append(l.latencies, time.Since(start))
 				if msg != "" {
 					l.failed.Add(1)
-					l.mu.Lock()
 					if len(l.failures) < 5 {
 						l.failures = append(l.failures, msg)
 					}
-					l.mu.Unlock()
 				}
+				l.mu.Unlock()
 			}
 		})
 	}
@@ -617,6 +633,46 @@ func rollingRestartAndKill(t *testing.T, transport string) {
 	backups, _ := filepath.Glob(filepath.Join(s.dir, "logs", "backup", "*-stop", "farm_1.log"))
 	if len(backups) != 1 {
 		t.Errorf("logs not backed up on stop: %v", backups)
+	}
+}
+
+// A frozen instance (SIGSTOP, as a long GC pause, a stuck disk or a
+// debugger would) stalls no client: NGINX gives up on it after the read
+// timeout, asks the other instance, and keeps it out while it stays
+// frozen. Zero failed GETs; the few requests caught in the first seconds
+// wait at most the read timeout, well outside the 99th percentile.
+func TestFrozenInstance(t *testing.T) {
+	s := newStack(t, 2)
+	s.start()
+	seed(t, s)
+	l := startLoad(t, s, 8, "")
+	time.Sleep(2 * time.Second)
+	frozen := s.pid("farm_1")
+	if err := syscall.Kill(frozen, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(10 * time.Second)
+	syscall.Kill(frozen, syscall.SIGCONT)
+	time.Sleep(2 * time.Second)
+	l.end()
+	p99, max := l.percentile(99), l.percentile(100)
+	t.Logf("one of 2 instances frozen for 10 s: %d GETs, %d failed, p99 %v, max %v", l.sent.Load(), l.failed.Load(), p99, max)
+	if l.failed.Load() != 0 {
+		t.Errorf("%d of %d GETs failed: %v", l.failed.Load(), l.sent.Load(), l.failures)
+	}
+	if p99 > time.Second {
+		t.Errorf("p99 %v with a frozen instance, want under 1 s", p99)
+	}
+	// And it serves again once thawed.
+	var about struct{ Instance string }
+	seen := map[string]bool{}
+	for range 20 {
+		_, _, b := do(t, "GET", s.url("/api/v1/_about"), "")
+		json.Unmarshal(b, &about)
+		seen[about.Instance] = true
+	}
+	if !seen["farm-1"] {
+		t.Errorf("the thawed instance takes no requests: %v", seen)
 	}
 }
 
