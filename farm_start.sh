@@ -25,6 +25,10 @@
 #                               127.0.0.1:(FARM_METRICS_PORT + i)
 #   FARM_TRANSPORT=uwsgi        how NGINX reaches farm: uwsgi or http
 #   FARM_NGINX_WORKERS          NGINX's worker processes (default: half the cores)
+#   FARM_NGINX_CONNS=64         per client address: connections at once,
+#   FARM_NGINX_RATE=100         requests a second,
+#   FARM_NGINX_BURST=200        and a burst above the rate (429 past them;
+#                               the machine itself is not limited)
 #   FARM_BIN=bin/farm           the farm binary (built when missing)
 #   FARM_NGINX=nginx            the NGINX binary (default: on PATH, or /usr/sbin/nginx)
 #   FARM_START_TIMEOUT=30       seconds to wait for everything to answer

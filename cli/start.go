@@ -117,6 +117,7 @@ func start(ctx context.Context, cfg *config.Config, env Env) error {
 		Profiling:    cfg.Profiling,
 		URLs:         farmhttp.URLs{Public: cfg.Public(), Hosts: cfg.AllowedHosts},
 		Writers:      writers,
+		MaxInFlight:  cfg.MaxInFlight,
 	}, farmhttp.Listen{
 		HTTPAddr:    httpAddr,
 		HTTPSocket:  cfg.HTTPSocket,

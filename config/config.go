@@ -42,6 +42,7 @@ type Config struct {
 	UwsgiAddr      string      // UWSGI_ADDR: host:port for the uwsgi protocol over TCP
 	HTTPSocket     string      // HTTP_SOCKET: unix socket path for HTTP (NGINX proxy_pass)
 	SocketMode     os.FileMode // SOCKET_MODE: file mode of the unix sockets
+	MaxInFlight    int         // MAX_IN_FLIGHT: requests answered at once; 503 past it
 	WriteTokenFile string      // WRITE_TOKEN_FILE: the tokens that may write; writes are open when empty
 	LogLevel       string      // LOGGING_LEVEL
 	LogFormat      string      // LOG_FORMAT: text or json
@@ -143,6 +144,8 @@ var specs = []spec{
 		check: nonEmpty, set: func(c *Config, v any) { c.SQLitePath = v.(string) }},
 	{key: "COUCHDB_URL", kind: kString, def: "http://127.0.0.1:5984", doc: "where CouchDB is, for DATASTORE='CouchDB'; the path names the database (default farm)",
 		check: httpURL(false), set: func(c *Config, v any) { c.CouchDBURL = v.(string) }},
+	{key: "MAX_IN_FLIGHT", kind: kInt, def: int64(256), doc: "requests on the animal routes answered at once by this instance; past it, 503 with Retry-After at once (0: no bound)",
+		check: intRange(0, 1<<20), set: func(c *Config, v any) { c.MaxInFlight = int(v.(int64)) }},
 	{key: "MAX_BODY_BYTES", kind: kInt, def: int64(1 << 20), doc: "largest request body accepted (413 past it)",
 		check: intRange(1, 1<<40), set: func(c *Config, v any) { c.MaxBodyBytes = v.(int64) }},
 	{key: "STATIC_DIR", kind: kString, def: "", doc: "serve web pages from this folder instead of the embedded ones",

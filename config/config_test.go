@@ -53,6 +53,7 @@ var defaults = Config{
 	CouchDBURL:   "http://127.0.0.1:5984",
 	MaxBodyBytes: 1 << 20,
 	SocketMode:   0o660,
+	MaxInFlight:  256,
 	AllowedHosts: []string{"localhost", "127.0.0.1", "::1"},
 	Env:          "production",
 }
@@ -163,6 +164,7 @@ func TestLoadGoodFile(t *testing.T) {
 		CouchDBURL:   "http://admin:pw@couch:5984",
 		MaxBodyBytes: 1000,
 		SocketMode:   0o660,
+		MaxInFlight:  256,
 		AllowedHosts: []string{"localhost", "127.0.0.1", "::1"},
 		StaticDir:    "st#tic",
 		Env:          "dev\tx",

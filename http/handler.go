@@ -44,6 +44,9 @@ type Options struct {
 	// URLs makes the absolute URLs of answers; the loopback names and
 	// http://localhost when zero.
 	URLs URLs
+	// MaxInFlight bounds the requests on the animal routes being answered
+	// at once; past it, 503 at once (MAX_IN_FLIGHT). 0: no bound.
+	MaxInFlight int
 	// Writers, when set, decides who may write (POST, PUT, PATCH,
 	// DELETE): a write without a token it allows gets 401.
 	Writers Writers

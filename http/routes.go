@@ -7,10 +7,13 @@ import (
 
 // addRoutes lists every route of the API, in one place.
 func addRoutes(mux *http.ServeMux, o Options) {
-	write := writersOnly(o.Writers) // reads stay open
-	mux.Handle("GET /api/v1/animal", handleListAnimals(o))
+	// One bound on the requests in flight for every route that works the
+	// store; writes need a token (reads stay open), checked first.
+	busy := limitInFlight(o.MaxInFlight)
+	write := func(h http.Handler) http.Handler { return writersOnly(o.Writers)(busy(h)) }
+	mux.Handle("GET /api/v1/animal", busy(handleListAnimals(o)))
 	mux.Handle("POST /api/v1/animal", write(handleCreateAnimal(o)))
-	mux.Handle("GET /api/v1/animal/{id}", handleGetAnimal(o))
+	mux.Handle("GET /api/v1/animal/{id}", busy(handleGetAnimal(o)))
 	mux.Handle("PUT /api/v1/animal/{id}", write(handleReplaceAnimal(o)))
 	mux.Handle("PATCH /api/v1/animal/{id}", write(handlePatchAnimal(o)))
 	mux.Handle("DELETE /api/v1/animal/{id}", write(handleDeleteAnimal(o)))

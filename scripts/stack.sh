@@ -30,10 +30,14 @@ stack_init() {
   FARM_STOP_TIMEOUT=${FARM_STOP_TIMEOUT:-40}
   # Half the cores, at least one: NGINX and the instances share them.
   FARM_NGINX_WORKERS=${FARM_NGINX_WORKERS:-$(( ($(nproc) + 1) / 2 ))}
+  # Per client address (the machine itself is not limited).
+  FARM_NGINX_CONNS=${FARM_NGINX_CONNS:-64}
+  FARM_NGINX_RATE=${FARM_NGINX_RATE:-100}
+  FARM_NGINX_BURST=${FARM_NGINX_BURST:-200}
   LOGS=logs
   case $FARM_INSTANCES in ''|*[!0-9]*|0) die "FARM_INSTANCES must be a whole number of at least 1, not '$FARM_INSTANCES'" ;; esac
   case $FARM_TRANSPORT in uwsgi|http) ;; *) die "FARM_TRANSPORT must be uwsgi or http, not '$FARM_TRANSPORT'" ;; esac
-  for v in FARM_PORT_NGINX FARM_METRICS_PORT FARM_START_TIMEOUT FARM_STOP_TIMEOUT FARM_NGINX_WORKERS; do
+  for v in FARM_PORT_NGINX FARM_METRICS_PORT FARM_START_TIMEOUT FARM_STOP_TIMEOUT FARM_NGINX_WORKERS FARM_NGINX_CONNS FARM_NGINX_RATE FARM_NGINX_BURST; do
     case ${!v} in ''|*[!0-9]*) die "$v must be a whole number, not '${!v}'" ;; esac
   done
   [ -f "$FARM_CONFIG" ] || die "no configuration file $FARM_CONFIG"
@@ -187,7 +191,8 @@ write_nginx_conf() {
   done
   ups+="$keep    }"
   UPSTREAMS=$ups PORT=$FARM_PORT_NGINX WORKERS=$FARM_NGINX_WORKERS T=$FARM_TRANSPORT CONF="$PWD/conf" \
-    NUSER=$FARM_NGINX_USER NGROUP=$FARM_NGINX_GROUP awk '
+    NUSER=$FARM_NGINX_USER NGROUP=$FARM_NGINX_GROUP \
+    CONNS=$FARM_NGINX_CONNS RATE=$FARM_NGINX_RATE BURST=$FARM_NGINX_BURST awk '
     /# farm-upstreams-begin/ { print; print ENVIRON["UPSTREAMS"]; skip = 1; next }
     /# farm-upstreams-end/   { skip = 0 }
     skip { next }
@@ -198,6 +203,9 @@ write_nginx_conf() {
       print "worker_processes " ENVIRON["WORKERS"] ";"; next
     }
     /^ *listen 44444;/ { print "        listen " ENVIRON["PORT"] ";"; next }
+    /^ *limit_req_zone / { print "    limit_req_zone $farm_client zone=farm_req:10m rate=" ENVIRON["RATE"] "r/s;"; next }
+    /^ *limit_conn farm_conn / { print "        limit_conn farm_conn " ENVIRON["CONNS"] ";"; next }
+    /^ *limit_req zone=farm_req / { print "        limit_req zone=farm_req burst=" ENVIRON["BURST"] " nodelay;"; next }
     /^ *include farm_(api|write)_uwsgi.conf;/ {
       match($0, /^ */); lead = substr($0, 1, RLENGTH)
       name = $2; sub(/_uwsgi.conf;$/, "", name)

@@ -1,0 +1,135 @@
+package e2e
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// burst sends GETs from clients goroutines for d through c and returns
+// the latencies of each status (0: a transport error).
+func burst(t *testing.T, c *http.Client, url string, clients int, d time.Duration) map[int][]time.Duration {
+	t.Helper()
+	var mu sync.Mutex
+	got := map[int][]time.Duration{}
+	var retryAfter sync.Once
+	deadline := time.Now().Add(d)
+	var wg sync.WaitGroup
+	for range clients {
+		wg.Go(func() {
+			for time.Now().Before(deadline) {
+				start := time.Now()
+				code := 0
+				res, err := c.Get(url)
+				if err == nil {
+					io.Copy(io.Discard, res.Body)
+					res.Body.Close()
+					code = res.StatusCode
+					if (code == 503 || code == 429) && (res.Header.Get("Retry-After") == "" || res.Header.Get("Content-Type") != "application/json") {
+						retryAfter.Do(func() { t.Errorf("%d without Retry-After or JSON: %v", code, res.Header) })
+					}
+				}
+				mu.Lock()
+				got[code] = append(got[code], time.Since(start))
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	return got
+}
+
+func p99(lat []time.Duration) time.Duration {
+	if len(lat) == 0 {
+		return 0
+	}
+	s := slices.Clone(lat)
+	slices.Sort(s)
+	return s[len(s)*99/100]
+}
+
+func summary(got map[int][]time.Duration) string {
+	var parts []string
+	for _, code := range slices.Sorted(func(yield func(int) bool) {
+		for k := range got {
+			if !yield(k) {
+				return
+			}
+		}
+	}) {
+		parts = append(parts, fmt.Sprintf("%d: %d (p99 %v)", code, len(got[code]), p99(got[code])))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// Overload is refused early: far more clients than two instances take at
+// once get immediate 503s (MAX_IN_FLIGHT), the accepted requests stay
+// quick, nothing crashes and memory stays bounded; one client address
+// past NGINX's per-address limits gets 429s, the machine itself does not.
+func TestOverload(t *testing.T) {
+	s := newStack(t, 2, "MAX_IN_FLIGHT=4", "FARM_NGINX_CONNS=8", "FARM_NGINX_RATE=50", "FARM_NGINX_BURST=20")
+	s.start()
+	seed(t, s)
+	local := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 512}}
+	url := s.url("/api/v1/animal/seed-3")
+
+	base := burst(t, local, url, 4, 2*time.Second)
+	over := burst(t, local, url, 200, 5*time.Second)
+	t.Logf("4 clients: %s", summary(base))
+	t.Logf("200 clients: %s", summary(over))
+	for code := range over {
+		if code != 200 && code != 503 {
+			t.Errorf("status %d under overload (%d times): only 200 or 503", code, len(over[code]))
+		}
+	}
+	if len(over[503]) == 0 || len(over[200]) == 0 {
+		t.Errorf("under overload: %s; want some accepted, some refused", summary(over))
+	}
+	// Refused at once, accepted without queueing into timeouts (NGINX
+	// waits 3 s for a read, clients 30 s).
+	if p := p99(over[503]); p > 500*time.Millisecond {
+		t.Errorf("503s took %v at p99", p)
+	}
+	if p := p99(over[200]); p > 500*time.Millisecond {
+		t.Errorf("accepted requests took %v at p99 (with 4 clients: %v)", p, p99(base[200]))
+	}
+	for i := 1; i <= 2; i++ {
+		status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", s.pid(fmt.Sprintf("farm_%d", i))))
+		if err != nil {
+			t.Fatalf("instance %d is gone: %v", i, err)
+		}
+		for _, line := range strings.Split(string(status), "\n") {
+			if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+				kb, _ := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")))
+				if kb > 200<<10 {
+					t.Errorf("instance %d peaked at %d MiB", i, kb>>10)
+				}
+			}
+		}
+	}
+
+	// One address past the per-address limits: 429 from NGINX. 127.0.0.2
+	// stands for a client on the network.
+	remote := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64,
+		DialContext: (&net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.2")}}).DialContext}}
+	r := burst(t, remote, url, 16, 2*time.Second)
+	t.Logf("one remote address, 16 clients: %s", summary(r))
+	if len(r[429]) == 0 || len(r[200]) == 0 {
+		t.Errorf("remote address over its limits: %s; want 200s and 429s", summary(r))
+	}
+	if p := p99(r[429]); p > 500*time.Millisecond {
+		t.Errorf("429s took %v at p99", p)
+	}
+	// The machine itself is not limited by NGINX (farm's bound aside).
+	if l := burst(t, local, url, 2, time.Second); len(l[429]) > 0 {
+		t.Errorf("local clients got 429: %s", summary(l))
+	}
+}
