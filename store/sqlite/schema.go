@@ -81,6 +81,9 @@ func migrate(path string) error {
 	}
 	defer db.Close()
 	db.SetMaxOpenConns(1)
+	if err := farmsOrNew(db); err != nil {
+		return err
+	}
 	start := time.Now()
 	for delay := 5 * time.Millisecond; ; delay = min(2*delay, 500*time.Millisecond) {
 		// A new file gets 16 KiB pages, before it turns to WAL (its page
@@ -95,6 +98,27 @@ func migrate(path string) error {
 			err = migrateOnce(db)
 		}
 		if err == nil || !busy(err) || time.Since(start) > 10*time.Second {
+			return err
+		}
+		time.Sleep(delay)
+	}
+}
+
+// farmsOrNew only reads: a file that is not a database, is damaged, or is
+// another program's database (tables, no schema version of farm's) is
+// refused before anything (WAL, page size, schema) is written to it.
+func farmsOrNew(db *sql.DB) error {
+	ctx := context.Background()
+	start := time.Now()
+	for delay := 5 * time.Millisecond; ; delay = min(2*delay, 500*time.Millisecond) {
+		// One statement, one snapshot: another instance may be creating
+		// the schema (and its version) at this moment.
+		var v, n int
+		err := db.QueryRowContext(ctx, "SELECT (SELECT user_version FROM pragma_user_version), (SELECT count(*) FROM sqlite_schema)").Scan(&v, &n)
+		switch {
+		case err == nil && v == 0 && n > 0:
+			return errForeign
+		case err == nil || !busy(err) || time.Since(start) > 10*time.Second:
 			return err
 		}
 		time.Sleep(delay)

@@ -132,7 +132,7 @@ func Open(path string, opt Options) (*Store, error) {
 	}
 	s := &Store{path: path, opt: opt}
 	if err := migrate(path); err != nil {
-		return nil, fmt.Errorf("sqlite: %s: %w", path, err)
+		return nil, openError(path, err)
 	}
 	var err error
 	if s.read, err = sql.Open("sqlite", dsn(path)); err != nil {
@@ -164,8 +164,11 @@ func Open(path string, opt Options) (*Store, error) {
 }
 
 // checkPath refuses, with a message that says what to do, a database path
-// that cannot be a database: a folder, or a file that cannot be read.
+// that cannot be a database: a folder, a file farm's user cannot read and
+// write, or a folder it cannot write in (SQLite keeps its -wal and -shm
+// files beside the database).
 func checkPath(path string) error {
+	dir := filepath.Dir(path)
 	fi, err := os.Stat(path)
 	switch {
 	case err == nil && fi.IsDir():
@@ -177,20 +180,36 @@ func checkPath(path string) error {
 		}
 		f.Close()
 	case errors.Is(err, os.ErrNotExist):
-		dir := filepath.Dir(path)
 		if err := os.MkdirAll(dir, 0o750); err != nil {
 			return fmt.Errorf("sqlite: cannot create the folder of %s: %v", path, errors.Unwrap(err))
 		}
-		probe, err := os.CreateTemp(dir, ".farm-probe-*")
-		if err != nil {
-			return fmt.Errorf("sqlite: cannot create %s: the folder %s is not writable by farm's user (%v)", path, dir, errors.Unwrap(err))
-		}
-		probe.Close()
-		os.Remove(probe.Name())
 	default:
 		return fmt.Errorf("sqlite: %s: %v", path, err)
 	}
+	probe, err := os.CreateTemp(dir, ".farm-probe-*")
+	if err != nil {
+		return fmt.Errorf("sqlite: the folder %s of %s is not writable by farm's user (%v): SQLite keeps its journal files beside the database; give farm's user write access to the folder, or set SQLITE_PATH to a file in one it can write", dir, path, errors.Unwrap(err))
+	}
+	probe.Close()
+	os.Remove(probe.Name())
 	return nil
+}
+
+// errForeign is a SQLite database with tables that are not farm's.
+var errForeign = errors.New("a SQLite database of another program")
+
+// openError says what to do about a database file farm cannot use: one
+// that is not a database, or is damaged, or another program's, is left as
+// it is.
+func openError(path string, err error) error {
+	var se *sqlitedriver.Error
+	switch {
+	case errors.Is(err, errForeign):
+		return fmt.Errorf("sqlite: %s is %v, not farm's: it was left as it is; set SQLITE_PATH to another file", path, err)
+	case errors.As(err, &se) && (se.Code()&0xff == sqlite3.SQLITE_NOTADB || se.Code()&0xff == sqlite3.SQLITE_CORRUPT):
+		return fmt.Errorf("sqlite: %s is not a database or is damaged (%v): it was left as it is; move it aside and restore a backup (farm import), or set SQLITE_PATH to another file", path, se)
+	}
+	return fmt.Errorf("sqlite: %s: %w", path, err)
 }
 
 // busy reports whether err is SQLite's "database is locked".
