@@ -58,6 +58,7 @@ case $mode in
     check_config
     check_free
     prepare_socket_dir
+    check_nginx_access
     prepare_write_token
     backup_logs start
     trap 'say "start failed: stopping what was started"; stop_all || true' ERR
@@ -78,6 +79,7 @@ case $mode in
     running_pids | grep -q . || die "farm is not running: start it with ./farm_start.sh"
     check_config
     prepare_socket_dir
+    check_nginx_access
     prepare_write_token
     for i in $(seq 1 "$FARM_INSTANCES"); do
       stop_instance "$i"

@@ -6,6 +6,8 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -70,36 +72,104 @@ func summary(got map[int][]time.Duration) string {
 	return strings.Join(parts, ", ")
 }
 
+// seedMany creates n animals, one after another (MAX_IN_FLIGHT may be 1).
+func seedMany(t *testing.T, s *stack, n int) {
+	t.Helper()
+	for i := range n {
+		body := fmt.Sprintf(`{"id": "many-%04d", "species": "cow", "sex": "female", "name": "Cow number %d"}`, i, i)
+		if code, _, b := do(t, "POST", s.url("/api/v1/animal"), body); code != 201 {
+			t.Fatalf("seed: %d %s", code, b)
+		}
+	}
+}
+
+// statusStats is what internal/bench/load -status reports of one status.
+type statusStats struct {
+	n   int
+	p99 time.Duration
+}
+
+// drive runs internal/bench/load (built without -race: the load must not
+// hinge on how fast this test binary is) with clients connections for d,
+// and returns each status's count and p99, and how many 503s and 429s
+// came without Retry-After or JSON.
+func drive(t *testing.T, url string, clients int, d time.Duration) (map[int]statusStats, int) {
+	t.Helper()
+	loadOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "farm-load")
+		if err == nil {
+			loadBin = filepath.Join(dir, "load")
+			err = exec.Command("go", "build", "-o", loadBin, "github.com/farmhq/farm/internal/bench/load").Run()
+		}
+		if err != nil {
+			loadBin = ""
+			t.Logf("building internal/bench/load: %v", err)
+		}
+	})
+	if loadBin == "" {
+		t.Fatal("no load tool")
+	}
+	out, err := exec.Command(loadBin, "-status", "-c", strconv.Itoa(clients), "-d", d.String(), url).CombinedOutput()
+	if err != nil {
+		t.Fatalf("load: %v\n%s", err, out)
+	}
+	got := map[int]statusStats{}
+	unhelpful := -1
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		var code, n int
+		var ms float64
+		if _, err := fmt.Sscanf(line, "unhelpful %d", &unhelpful); err == nil {
+			continue
+		}
+		if _, err := fmt.Sscanf(line, "%d %d %f", &code, &n, &ms); err != nil {
+			t.Fatalf("load said %q", line)
+		}
+		got[code] = statusStats{n, time.Duration(ms * float64(time.Millisecond))}
+	}
+	return got, unhelpful
+}
+
+func (s statusStats) String() string { return fmt.Sprintf("%d (p99 %v)", s.n, s.p99) }
+
+var (
+	loadOnce sync.Once
+	loadBin  string
+)
+
 // Overload is refused early: far more clients than two instances take at
 // once get immediate 503s (MAX_IN_FLIGHT), the accepted requests stay
 // quick, nothing crashes and memory stays bounded; one client address
 // past NGINX's per-address limits gets 429s, the machine itself does not.
 func TestOverload(t *testing.T) {
-	s := newStack(t, 2, "MAX_IN_FLIGHT=4", "FARM_NGINX_CONNS=8", "FARM_NGINX_RATE=50", "FARM_NGINX_BURST=20")
+	// Two requests at a time per instance, each a page of 200 records:
+	// 200 clients are many times what that serves.
+	s := newStack(t, 2, "MAX_IN_FLIGHT=2", "FARM_NGINX_CONNS=8", "FARM_NGINX_RATE=50", "FARM_NGINX_BURST=20")
 	s.start()
-	seed(t, s)
-	local := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 512}}
-	url := s.url("/api/v1/animal/seed-3")
+	seedMany(t, s, 200)
+	url := s.url("/api/v1/animal?per_page=200")
 
-	base := burst(t, local, url, 4, 2*time.Second)
-	over := burst(t, local, url, 200, 5*time.Second)
-	t.Logf("4 clients: %s", summary(base))
-	t.Logf("200 clients: %s", summary(over))
-	for code := range over {
+	base, _ := drive(t, url, 4, 2*time.Second)
+	over, unhelpful := drive(t, url, 200, 5*time.Second)
+	t.Logf("4 clients: %v", base)
+	t.Logf("200 clients: %v", over)
+	for code, st := range over {
 		if code != 200 && code != 503 {
-			t.Errorf("status %d under overload (%d times): only 200 or 503", code, len(over[code]))
+			t.Errorf("status %d under overload (%d times): only 200 or 503", code, st.n)
 		}
 	}
-	if len(over[503]) == 0 || len(over[200]) == 0 {
-		t.Errorf("under overload: %s; want some accepted, some refused", summary(over))
+	if over[503].n == 0 || over[200].n == 0 {
+		t.Errorf("under overload: %v; want some accepted, some refused", over)
+	}
+	if unhelpful != 0 {
+		t.Errorf("%d refusals without Retry-After or a JSON body", unhelpful)
 	}
 	// Refused at once, accepted without queueing into timeouts (NGINX
 	// waits 3 s for a read, clients 30 s).
-	if p := p99(over[503]); p > 500*time.Millisecond {
+	if p := over[503].p99; p > 500*time.Millisecond {
 		t.Errorf("503s took %v at p99", p)
 	}
-	if p := p99(over[200]); p > 500*time.Millisecond {
-		t.Errorf("accepted requests took %v at p99 (with 4 clients: %v)", p, p99(base[200]))
+	if p := over[200].p99; p > 500*time.Millisecond {
+		t.Errorf("accepted requests took %v at p99 (with 4 clients: %v)", p, base[200].p99)
 	}
 	for i := 1; i <= 2; i++ {
 		status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", s.pid(fmt.Sprintf("farm_%d", i))))
@@ -129,7 +199,7 @@ func TestOverload(t *testing.T) {
 		t.Errorf("429s took %v at p99", p)
 	}
 	// The machine itself is not limited by NGINX (farm's bound aside).
-	if l := burst(t, local, url, 2, time.Second); len(l[429]) > 0 {
-		t.Errorf("local clients got 429: %s", summary(l))
+	if l, _ := drive(t, url, 16, time.Second); l[429].n > 0 {
+		t.Errorf("local clients got 429: %v", l)
 	}
 }

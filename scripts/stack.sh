@@ -72,18 +72,54 @@ instance_env() { # the environment that makes instance $1 unique
   [ -z "${FARM_PUBLIC_URL:-}" ] || printf '%s\n' "PUBLIC_URL=$FARM_PUBLIC_URL"
 }
 
-# alive tells whether the pid in file $1 is a running process.
+# alive tells whether the pid in file $1 is a running process (any).
 alive() {
   local pid
   [ -f "$1" ] || return 1
   pid=$(cat "$1" 2>/dev/null) || return 1
-  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null
+  case $pid in ''|*[!0-9]*) return 1 ;; esac
+  kill -0 "$pid" 2>/dev/null
+}
+
+# ours tells whether the pid in pid file $1 is still the process this
+# deployment started: NGINX's master with this folder's configuration, or
+# farm instance i started from this folder (its FARM_INSTANCE says so). A
+# pid reused by another program (after a reboot, say) is never signalled.
+ours() {
+  local f=$1 pid cmd i
+  alive "$f" || return 1
+  pid=$(cat "$f")
+  cmd=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || return 1
+  case $f in
+    */nginx.pid)
+      case $cmd in "nginx: master process "*"-p $PWD "*"-c $LOGS/nginx.conf"*) ;; *) return 1 ;; esac
+      ;;
+    *)
+      i=${f##*/farm_}
+      i=${i%.pid}
+      case " $cmd" in *" start "*) ;; *) return 1 ;; esac
+      [ "$(readlink "/proc/$pid/cwd" 2>/dev/null)" = "$PWD" ] || return 1
+      tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null | grep -qx "FARM_INSTANCE=farm-$i" || return 1
+      ;;
+  esac
+}
+
+# forget removes pid file $1 when it no longer names a process of ours,
+# saying so when its pid is now another program's.
+forget() {
+  local f=$1
+  [ -f "$f" ] || return 0
+  ours "$f" && return 0
+  if alive "$f"; then
+    say "$f names pid $(cat "$f"), which is not what this deployment started (now: $(tr '\0' ' ' <"/proc/$(cat "$f")/cmdline" 2>/dev/null | cut -c1-60)): left alone, pid file removed"
+  fi
+  rm -f "$f"
 }
 
 running_pids() {
   local f
   for f in "$LOGS"/farm_*.pid "$LOGS"/nginx.pid; do
-    [ -f "$f" ] && alive "$f" && cat "$f"
+    ours "$f" && cat "$f"
   done
   return 0
 }
@@ -91,7 +127,7 @@ running_pids() {
 clean_pidfiles() {
   local f
   for f in "$LOGS"/farm_*.pid "$LOGS"/nginx.pid; do
-    [ -f "$f" ] && ! alive "$f" && rm -f "$f"
+    forget "$f"
   done
   return 0
 }
@@ -173,6 +209,29 @@ prepare_socket_dir() {
   fi
 }
 
+# check_nginx_access makes sure, as root, that NGINX's workers (who run
+# as FARM_NGINX_USER) can read static/ and reach the sockets' folder:
+# otherwise every page would be a 404 and every API call a 502, and
+# nothing would say why. It names the folder in the way.
+check_nginx_access() {
+  [ -n "$FARM_NGINX_USER" ] || return 0
+  local as=(setpriv --reuid="$FARM_NGINX_USER" --regid="$FARM_NGINX_GROUP" --init-groups)
+  local target d blocker part parts
+  for target in "$PWD/static/index.html" "$FARM_SOCKET_DIR/"; do
+    "${as[@]}" test -r "$target" -a -x "${target%/*}" 2>/dev/null && continue
+    # The first folder on the way they cannot pass.
+    blocker="" d=""
+    IFS=/ read -ra parts <<<"${target%/*}"
+    for part in "${parts[@]}"; do
+      [ -n "$part" ] || continue
+      d+="/$part"
+      if ! "${as[@]}" test -x "$d" 2>/dev/null; then blocker=$d; break; fi
+    done
+    blocker=${blocker:-$target}
+    die "NGINX's workers run as $FARM_NGINX_USER, who cannot reach $target: $blocker is $(stat -c '%A %U:%G' "$blocker"). Let them through (chmod o+x $blocker, or chmod -R o+rX $PWD/static for the files), set FARM_NGINX_USER to a user who can, or deploy from a folder they can read (/srv/farm)"
+  done
+}
+
 # write_nginx_conf writes logs/nginx.conf: conf/nginx_uwsgi.conf with this
 # run's port, workers, instances, sockets and transport.
 write_nginx_conf() {
@@ -251,7 +310,8 @@ backup_logs() {
 
 start_instance() {
   local i=$1
-  alive "$LOGS/farm_$i.pid" && die "instance $i is already running (pid $(cat "$LOGS/farm_$i.pid"))"
+  forget "$LOGS/farm_$i.pid"
+  [ -f "$LOGS/farm_$i.pid" ] && die "instance $i is already running (pid $(cat "$LOGS/farm_$i.pid"))"
   local vars
   mapfile -t vars < <(instance_env "$i")
   # setsid: the instance outlives this script and its terminal.
@@ -308,7 +368,8 @@ reload_nginx() {
 # waits for it; after FARM_STOP_TIMEOUT seconds it kills it.
 stop_pid() {
   local name=$1 file=$2 sig=$3 pid deadline
-  alive "$file" || { rm -f "$file"; return 0; }
+  forget "$file"
+  [ -f "$file" ] || return 0
   pid=$(cat "$file")
   kill "-$sig" "$pid" 2>/dev/null || true
   deadline=$((SECONDS + FARM_STOP_TIMEOUT))
