@@ -216,7 +216,7 @@ prepare_socket_dir() {
 check_nginx_access() {
   [ -n "$FARM_NGINX_USER" ] || return 0
   local as=(setpriv --reuid="$FARM_NGINX_USER" --regid="$FARM_NGINX_GROUP" --init-groups)
-  local target d blocker part parts
+  local target d blocker part parts how
   for target in "$PWD/static/index.html" "$FARM_SOCKET_DIR/"; do
     "${as[@]}" test -r "$target" -a -x "${target%/*}" 2>/dev/null && continue
     # The first folder on the way they cannot pass.
@@ -228,7 +228,14 @@ check_nginx_access() {
       if ! "${as[@]}" test -x "$d" 2>/dev/null; then blocker=$d; break; fi
     done
     blocker=${blocker:-$target}
-    die "NGINX's workers run as $FARM_NGINX_USER, who cannot reach $target: $blocker is $(stat -c '%A %U:%G' "$blocker"). Let them through (chmod o+x $blocker, or chmod -R o+rX $PWD/static for the files), set FARM_NGINX_USER to a user who can, or deploy from a folder they can read (/srv/farm)"
+    if [ "$target" = "$FARM_SOCKET_DIR/" ]; then
+      how="chmod o+x $blocker, or set FARM_SOCKET_DIR to a folder they can reach (the default is /run/farm)"
+    elif [ "$blocker" = "$target" ] || [ "$blocker" = "$PWD/static" ]; then
+      how="chmod -R o+rX $PWD/static, or set FARM_NGINX_USER to a user who can read it"
+    else
+      how="chmod o+x $blocker, set FARM_NGINX_USER to a user who can pass it, or deploy from a folder they can read (/srv/farm)"
+    fi
+    die "NGINX's workers run as $FARM_NGINX_USER, who cannot reach $target: $blocker is $(stat -c '%A %U:%G' "$blocker"). To let them: $how"
   done
 }
 
