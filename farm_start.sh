@@ -9,6 +9,9 @@
 #   ./farm_start.sh            start the stack
 #   ./farm_start.sh --reload   rolling restart: replace the instances one at
 #                              a time (a new build, a new configuration)
+#   ./farm_start.sh --revive   start again the instances that are not running
+#                              (one crashed, or was killed); the others,
+#                              and NGINX, are left as they are
 #   ./farm_start.sh --check    check the configurations, start nothing
 #   ./farm_stop.sh             stop it all
 #
@@ -41,6 +44,7 @@ case "${1:-}" in
   "") ;;
   --reload) mode=reload ;;
   --check) mode=check ;;
+  --revive) mode=revive ;;
   -h|--help) usage; exit 0 ;;
   *) die "unknown argument $1 (see --help)" ;;
 esac
@@ -74,6 +78,19 @@ case $mode in
     wait_nginx
     trap - ERR
     say "farm is up: http://127.0.0.1:$FARM_PORT_NGINX/ ($FARM_INSTANCES instances, $FARM_TRANSPORT, logs in logs/)"
+    ;;
+  revive)
+    running_pids | grep -q . || die "farm is not running: start it with ./farm_start.sh"
+    prepare_socket_dir
+    n=0
+    for i in $(seq 1 "$FARM_INSTANCES"); do
+      ours "$LOGS/farm_$i.pid" && continue
+      start_instance "$i"
+      wait_ready "$i"
+      say "instance $i started again"
+      n=$((n + 1))
+    done
+    say "$n of $FARM_INSTANCES instances started again"
     ;;
   reload)
     running_pids | grep -q . || die "farm is not running: start it with ./farm_start.sh"

@@ -1,13 +1,21 @@
 package e2e
 
 import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // A pid file whose pid now belongs to another program (a reboot reused
@@ -93,4 +101,156 @@ func TestStartSaysWhatNginxCannotReach(t *testing.T) {
 	if b, _ := os.ReadFile(filepath.Join(s.dir, "logs", "nginx.pid")); len(b) > 0 {
 		t.Errorf("NGINX was started: pid %s", b)
 	}
+}
+
+// chaosLog is what the chaos test's clients saw.
+type chaosLog struct {
+	mu        sync.Mutex
+	acked     map[string]string   // id: the name of its last acknowledged write
+	unsure    map[string][]string // id: names of writes that failed (applied or not)
+	failedNew map[string]string   // id of a POST that failed: why
+	requests  map[string]int      // method: requests sent
+	idemFails []string            // GETs and PUTs that failed
+}
+
+// chaosClient sends GETs (of the seeds and of its own records), POSTs of
+// new records and PUTs of its own, one after another, until stop.
+func chaosClient(s *stack, c int, l *chaosLog, stop chan struct{}) {
+	var mine []string // acknowledged, never failed: their content is known
+	for i := 0; ; i++ {
+		select {
+		case <-stop:
+			return
+		default:
+		}
+		method, id, name := "GET", fmt.Sprintf("seed-%d", i%20), ""
+		switch {
+		case i%8 == 0:
+			method, id, name = "POST", fmt.Sprintf("chaos-%d-%d", c, i), fmt.Sprintf("Born %d", i)
+		case i%8 == 4 && len(mine) > 0:
+			method, id, name = "PUT", mine[rand.IntN(len(mine))], fmt.Sprintf("Renamed %d", i)
+		case i%2 == 1 && len(mine) > 0:
+			id = mine[rand.IntN(len(mine))]
+		}
+		u, body := s.url("/api/v1/animal/"+id), ""
+		switch method {
+		case "POST":
+			u, body = s.url("/api/v1/animal"), fmt.Sprintf(`{"id": %q, "species": "cow", "sex": "female", "name": %q}`, id, name)
+		case "PUT":
+			body = fmt.Sprintf(`{"species": "cow", "sex": "female", "name": %q}`, name)
+		}
+		req, _ := http.NewRequest(method, u, strings.NewReader(body))
+		if body != "" {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		res, err := client.Do(req)
+		code, got := 0, ""
+		if err == nil {
+			var a struct{ Name string }
+			b, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			code = res.StatusCode
+			json.Unmarshal(b, &a)
+			got = a.Name
+			if code >= 300 {
+				got = string(b)
+			}
+		} else {
+			got = err.Error()
+		}
+		l.mu.Lock()
+		l.requests[method]++
+		switch {
+		case method == "GET" && code == 200:
+			if want, ok := l.acked[id]; ok && got != want && !slices.Contains(l.unsure[id], got) {
+				l.idemFails = append(l.idemFails, fmt.Sprintf("GET %s: name %q, acknowledged %q", id, got, want))
+			}
+		case method == "POST" && code == 201:
+			l.acked[id] = name
+			mine = append(mine, id)
+		case method == "PUT" && code == 200:
+			l.acked[id] = name
+		case method == "POST":
+			l.failedNew[id] = fmt.Sprintf("%d %s", code, got)
+			if code == 503 && (res.Header.Get("Retry-After") == "" || res.Header.Get("Content-Type") != "application/json") {
+				l.failedNew[id] += " (without Retry-After or JSON)"
+			}
+		default: // a GET or a PUT failed
+			l.idemFails = append(l.idemFails, fmt.Sprintf("%s %s: %d %s", method, id, code, got))
+			if method == "PUT" {
+				l.unsure[id] = append(l.unsure[id], name)
+				mine = slices.DeleteFunc(mine, func(m string) bool { return m == id })
+			}
+		}
+		l.mu.Unlock()
+	}
+}
+
+// Chaos: for 60 s of mixed reads and writes through NGINX, one of 3
+// instances at a time is killed (-9) and started again (farm_start.sh
+// --revive). No GET or PUT (idempotent: NGINX may repeat them on another
+// instance) fails; every write that got a 2xx reads back with the content
+// it acknowledged, from whichever instance answers; a POST may fail only
+// when its instance died with it in hand (NGINX never sends a POST twice):
+// those are counted, and whether each was committed before the kill.
+func TestChaos(t *testing.T) {
+	s := newStack(t, 3)
+	s.start()
+	seed(t, s)
+	l := &chaosLog{acked: map[string]string{}, unsure: map[string][]string{}, failedNew: map[string]string{}, requests: map[string]int{}}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for c := range 6 {
+		wg.Go(func() { chaosClient(s, c, l, stop) })
+	}
+	kills := 0
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); {
+		time.Sleep(time.Second + rand.N(2*time.Second))
+		i := 1 + rand.IntN(3)
+		if err := syscall.Kill(s.pid(fmt.Sprintf("farm_%d", i)), syscall.SIGKILL); err != nil {
+			t.Fatalf("kill instance %d: %v", i, err)
+		}
+		kills++
+		time.Sleep(rand.N(time.Second))
+		if out, err := s.run("farm_start.sh", "--revive"); err != nil || !strings.Contains(out, "instance "+strconv.Itoa(i)+" started again") {
+			close(stop)
+			wg.Wait()
+			t.Fatalf("farm_start.sh --revive: %v\n%s\n%s", err, out, s.logs())
+		}
+	}
+	close(stop)
+	wg.Wait()
+
+	t.Logf("%d kills; requests: %v; %d acknowledged writes", kills, l.requests, len(l.acked))
+	if l.requests["POST"] < 200 || l.requests["PUT"] < 100 || l.requests["GET"] < 1000 {
+		t.Errorf("too little load to mean anything: %v", l.requests)
+	}
+	for _, f := range l.idemFails {
+		t.Errorf("idempotent request failed: %s", f)
+	}
+	// Every acknowledged write, read back through NGINX.
+	lost := 0
+	for id, want := range l.acked {
+		code, _, b := do(t, "GET", s.url("/api/v1/animal/"+id), "")
+		var a struct{ Name string }
+		json.Unmarshal(b, &a)
+		if code != 200 || (a.Name != want && !slices.Contains(l.unsure[id], a.Name)) {
+			lost++
+			if lost <= 5 {
+				t.Errorf("acknowledged %s (name %q): now %d %s", id, want, code, b)
+			}
+		}
+	}
+	// The POSTs that failed: each was in the hands of a killed instance.
+	committed := 0
+	for id, why := range l.failedNew {
+		if !strings.HasPrefix(why, "503 ") || !strings.Contains(why, "no instance answered") || strings.Contains(why, "without") {
+			t.Errorf("POST %s failed otherwise than by its instance's death: %s", id, why)
+		}
+		if code, _, _ := do(t, "GET", s.url("/api/v1/animal/"+id), ""); code == 200 {
+			committed++
+		}
+	}
+	t.Logf("%d of %d POSTs failed (503: the instance holding them was killed); %d of those had been committed, %d not",
+		len(l.failedNew), l.requests["POST"], committed, len(l.failedNew)-committed)
 }
