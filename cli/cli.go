@@ -172,6 +172,7 @@ it through the same configuration file (-c, default conf/farm.cfg).`,
 		newStress(g, env),
 		newExport(g, env),
 		newImport(g, env),
+		newBackup(g, env),
 	)
 	return root
 }

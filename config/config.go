@@ -142,7 +142,7 @@ var specs = []spec{
 		check: oneOf(StoreRAM, StoreSQLite, StoreCouchDB), set: func(c *Config, v any) { c.Datastore = v.(string) }},
 	{key: "SQLITE_PATH", kind: kString, def: "farm.db", doc: "the SQLite database file",
 		check: nonEmpty, set: func(c *Config, v any) { c.SQLitePath = v.(string) }},
-	{key: "COUCHDB_URL", kind: kString, def: "http://127.0.0.1:5984", doc: "where CouchDB is, for DATASTORE='CouchDB'; the path names the database (default farm)",
+	{key: "COUCHDB_URL", kind: kString, def: "http://127.0.0.1:5984", doc: "where CouchDB is, for DATASTORE='CouchDB'; the path names the database (default db_animal, the original farm's)",
 		check: httpURL(false), set: func(c *Config, v any) { c.CouchDBURL = v.(string) }},
 	{key: "MAX_IN_FLIGHT", kind: kInt, def: int64(256), doc: "requests on the animal routes answered at once by this instance; past it, 503 with Retry-After at once (0: no bound)",
 		check: intRange(0, 1<<20), set: func(c *Config, v any) { c.MaxInFlight = int(v.(int64)) }},

@@ -2,15 +2,24 @@
 // through kivik: the store to share between machines, where SQLite's file
 // locks cannot reach.
 //
-// Each animal is a document whose _id is "a:" and the animal's id (CouchDB
-// keeps ids that start with "_" for itself, and an animal's id may), and
-// the document's _rev is the animal's ETag. One design document holds the
-// views that listings use, in raw (byte) collation so that records come in
-// id byte order, each with a _count reduce for the totals.
+// The layout is the original farm's (its DataSetCouchDB), so that farm
+// serves the original's database as it is: the database db_animal unless
+// COUCHDB_URL names one; one document per animal, whose _id is the
+// animal's id and whose members are the record's fields at the top level
+// (id, species, sex, and name and dob when set), nothing else. CouchDB
+// keeps ids that start with "_" for itself: such an id is stored as "="
+// and the id ("_calf" is the document "=_calf"); no valid id starts with
+// "=", so no two ids meet. The original stored species and sex as posted
+// ("Cow"): farm reads them in lower case, and its views index them so. A
+// document without species and sex is not an animal: listings skip it.
+// farm adds one design document, whose views, in raw (byte) collation so
+// that records come in id byte order, serve listings, filters and their
+// counts (_count reduces). A document's _rev is the animal's ETag.
 package couchdb
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -29,36 +38,64 @@ import (
 )
 
 const (
-	docPrefix  = "a:"
-	designID   = "_design/farm"
-	designName = "farm"
+	// DefaultDatabase is the original farm's database, used when
+	// COUCHDB_URL names none.
+	DefaultDatabase = "db_animal"
+	designID        = "_design/farm"
+	designName      = "farm"
+	// escape starts the document id of an animal id that starts with "_".
+	escape = "="
 	// high sorts after every id (ids are ASCII) in raw and ICU collation.
 	high = "\uffff"
 )
 
+// docID is the document id of an animal id.
+func docID(id string) string {
+	if strings.HasPrefix(id, "_") {
+		return escape + id
+	}
+	return id
+}
+
+// animalID is the animal id of a document id.
+func animalID(docID string) string {
+	if strings.HasPrefix(docID, escape+"_") {
+		return docID[len(escape):]
+	}
+	return docID
+}
+
 // views are the listing's indexes. Keys end with the animal id, so that a
 // range of one key prefix comes in id order.
 var views = map[string]any{
-	"all":         view(`emit(doc.id, null)`),
-	"species":     view(`emit([doc.species, doc.id], null)`),
-	"sex":         view(`emit([doc.sex, doc.id], null)`),
-	"species_sex": view(`emit([doc.species, doc.sex, doc.id], null)`),
-	"name":        view(`if (doc.name) emit([doc.name, doc.id], null)`),
-	"dob":         view(`if (doc.dob) emit([doc.dob, doc.id], null)`),
+	"all":         view(`emit(id, null)`),
+	"species":     view(`emit([species, id], null)`),
+	"sex":         view(`emit([sex, id], null)`),
+	"species_sex": view(`emit([species, sex, id], null)`),
+	"name":        view(`if (typeof doc.name === "string" && doc.name) emit([doc.name, id], null)`),
+	"dob":         view(`if (typeof doc.dob === "string" && doc.dob) emit([doc.dob, id], null)`),
 }
 
+// view is a map function over the animals (documents with a species and a
+// sex), with id, species and sex as farm reads them, and a _count reduce.
 func view(emit string) map[string]any {
 	return map[string]any{
-		"map":    `function (doc) { if (doc.type === "animal") { ` + emit + ` } }`,
+		"map": `function (doc) {
+  if (typeof doc.species !== "string" || typeof doc.sex !== "string") return;
+  var id = doc._id.substring(0, 2) === "` + escape + `_" ? doc._id.substring(1) : doc._id;
+  var species = doc.species.toLowerCase(), sex = doc.sex.toLowerCase();
+  ` + emit + `;
+}`,
 		"reduce": "_count",
 	}
 }
 
-// doc is an animal as CouchDB stores it.
+// doc is an animal as CouchDB holds it. Read, it takes what it can from
+// any document (a member of the wrong type reads as missing); written, it
+// is the original's shape.
 type doc struct {
 	ID      string `json:"_id"`
 	Rev     string `json:"_rev,omitempty"`
-	Type    string `json:"type"`
 	Animal  string `json:"id"`
 	Species string `json:"species"`
 	Sex     string `json:"sex"`
@@ -66,12 +103,27 @@ type doc struct {
 	DOB     string `json:"dob,omitempty"`
 }
 
-func toDoc(a *farm.Animal, rev string) doc {
-	return doc{ID: docPrefix + a.ID, Rev: rev, Type: "animal", Animal: a.ID, Species: a.Species, Sex: a.Sex, Name: a.Name, DOB: a.DOB}
+func (d *doc) UnmarshalJSON(b []byte) error {
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		return err
+	}
+	str := func(k string) string { v, _ := m[k].(string); return v }
+	*d = doc{ID: str("_id"), Rev: str("_rev"), Animal: str("id"), Species: str("species"), Sex: str("sex"), Name: str("name"), DOB: str("dob")}
+	return nil
 }
 
+func toDoc(a *farm.Animal, rev string) doc {
+	return doc{ID: docID(a.ID), Rev: rev, Animal: a.ID, Species: a.Species, Sex: a.Sex, Name: a.Name, DOB: a.DOB}
+}
+
+// isAnimal tells an animal from another document (the views' test).
+func (d *doc) isAnimal() bool { return d.Species != "" && d.Sex != "" }
+
+// animal is the record as farm serves it: the id from the document's id,
+// species and sex in lower case, name and dob as stored.
 func (d *doc) animal() *farm.Animal {
-	return &farm.Animal{ID: d.Animal, Species: d.Species, Sex: d.Sex, Name: d.Name, DOB: d.DOB, Rev: d.Rev}
+	return &farm.Animal{ID: animalID(d.ID), Species: strings.ToLower(d.Species), Sex: strings.ToLower(d.Sex), Name: d.Name, DOB: d.DOB, Rev: d.Rev}
 }
 
 // Store is a farm.AnimalStore in one CouchDB database.
@@ -85,8 +137,9 @@ var _ farm.AnimalStore = (*Store)(nil)
 
 // Open connects to the database that rawURL names: the server's URL,
 // with credentials if needed, and the database as its path
-// (http://admin:secret@127.0.0.1:5984/farm); without a path, "farm". The
-// database and the design document are created when missing.
+// (http://admin:secret@127.0.0.1:5984/farm); without a path, db_animal,
+// the original farm's. The database and the design document are created
+// when missing.
 func Open(ctx context.Context, rawURL string) (*Store, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil || u.Host == "" {
@@ -94,7 +147,7 @@ func Open(ctx context.Context, rawURL string) (*Store, error) {
 	}
 	name := strings.Trim(u.Path, "/")
 	if name == "" {
-		name = "farm"
+		name = DefaultDatabase
 	}
 	if strings.Contains(name, "/") {
 		return nil, fmt.Errorf("couchdb: the URL's path must be one database name, not %q", name)
@@ -210,7 +263,7 @@ func failure(err error) error {
 
 // CreateAnimal implements farm.AnimalStore.
 func (s *Store) CreateAnimal(ctx context.Context, a *farm.Animal) error {
-	rev, err := s.db.Put(ctx, docPrefix+a.ID, toDoc(a, ""))
+	rev, err := s.db.Put(ctx, docID(a.ID), toDoc(a, ""))
 	if err != nil {
 		return fail(err, a.ID)
 	}
@@ -221,8 +274,11 @@ func (s *Store) CreateAnimal(ctx context.Context, a *farm.Animal) error {
 // FindAnimal implements farm.AnimalStore.
 func (s *Store) FindAnimal(ctx context.Context, id string) (*farm.Animal, error) {
 	var d doc
-	if err := s.db.Get(ctx, docPrefix+id).ScanDoc(&d); err != nil {
+	if err := s.db.Get(ctx, docID(id)).ScanDoc(&d); err != nil {
 		return nil, fail(err, id)
+	}
+	if !d.isAnimal() {
+		return nil, farm.Errorf(farm.ENOTFOUND, "animal %q not found", id)
 	}
 	return d.animal(), nil
 }
@@ -250,7 +306,7 @@ func (s *Store) ReplaceAnimal(ctx context.Context, a *farm.Animal, rev string) e
 	if rev == "" {
 		return farm.Errorf(farm.EPRECONDITION, "animal %q: no revision given", a.ID)
 	}
-	newRev, err := s.db.Put(ctx, docPrefix+a.ID, toDoc(a, rev))
+	newRev, err := s.db.Put(ctx, docID(a.ID), toDoc(a, rev))
 	if err != nil {
 		return s.changed(ctx, err, a.ID)
 	}
@@ -261,7 +317,7 @@ func (s *Store) ReplaceAnimal(ctx context.Context, a *farm.Animal, rev string) e
 // DeleteAnimal implements farm.AnimalStore.
 func (s *Store) DeleteAnimal(ctx context.Context, id, rev string) error {
 	if rev != "" {
-		if _, err := s.db.Delete(ctx, docPrefix+id, rev); err != nil {
+		if _, err := s.db.Delete(ctx, docID(id), rev); err != nil {
 			return s.changed(ctx, err, id)
 		}
 		return nil
@@ -275,7 +331,7 @@ func (s *Store) DeleteAnimal(ctx context.Context, id, rev string) error {
 		if err != nil {
 			return err
 		}
-		_, err = s.db.Delete(ctx, docPrefix+id, cur.Rev)
+		_, err = s.db.Delete(ctx, docID(id), cur.Rev)
 		if err == nil || kivik.HTTPStatus(err) != http.StatusConflict || attempt == 20 {
 			if err != nil {
 				return fail(err, id)
@@ -323,8 +379,9 @@ func (s *Store) ListAnimals(ctx context.Context, f farm.AnimalFilter, pg farm.Pa
 		params := rangeParams()
 		params["reduce"], params["include_docs"] = false, true
 		err := s.rows(ctx, name, params, func(d *doc) {
-			if (f.Species == "" || d.Species == f.Species) && (f.Sex == "" || d.Sex == f.Sex) && (f.DOB == "" || d.DOB == f.DOB) {
-				all = append(all, d.animal())
+			a := d.animal()
+			if (f.Species == "" || a.Species == f.Species) && (f.Sex == "" || a.Sex == f.Sex) && (f.DOB == "" || a.DOB == f.DOB) {
+				all = append(all, a)
 			}
 		})
 		return pageOf(all, pg), len(all), err
@@ -349,8 +406,8 @@ func (s *Store) ListAnimals(ctx context.Context, f farm.AnimalFilter, pg farm.Pa
 		params["skip"], params["limit"] = pg.Offset, pg.Limit
 	}
 	err = s.rows(ctx, name, params, func(d *doc) {
-		if d.Animal != pg.After && d.Animal != pg.Before || pg.After == "" && pg.Before == "" {
-			out = append(out, d.animal())
+		if a := d.animal(); a.ID != pg.After && a.ID != pg.Before || pg.After == "" && pg.Before == "" {
+			out = append(out, a)
 		}
 	})
 	if len(out) > pg.Limit {
