@@ -1,10 +1,14 @@
 package cli_test
 
 import (
+	"database/sql"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 const records = `{"id":"a","species":"cow","sex":"female","name":"Daisy","dob":"2020-04-01"}
@@ -68,4 +72,70 @@ func TestExportImportURL(t *testing.T) {
 	if r := run(t, "", nil, "export", "--url", dst.url).ok(t); !strings.Contains(r.stdout, "Daisy May") {
 		t.Fatalf("after replace: %s", r.stdout)
 	}
+}
+
+// An import killed (-9) halfway finishes when run again: the rerun skips
+// what the first wrote and creates the rest; no record twice, none lost.
+func TestKilledImportFinishes(t *testing.T) {
+	dir := t.TempDir()
+	var b strings.Builder
+	const n = 300000
+	for i := range n {
+		fmt.Fprintf(&b, `{"id":"k-%06d","species":"cow","sex":"female","name":"Killed %d"}`+"\n", i, i)
+	}
+	in := filepath.Join(dir, "in.ndjson")
+	os.WriteFile(in, []byte(b.String()), 0o644)
+	db := filepath.Join(dir, "farm.db")
+	env := append(cleanEnv(), "DATASTORE=SQLite", "SQLITE_PATH="+db)
+
+	cmd := exec.Command(farmBin, "import", in)
+	cmd.Env, cmd.Dir = env, dir
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Kill it once some batches are in: the records count grows.
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		time.Sleep(100 * time.Millisecond)
+		if c := countRecords(t, db); c > 0 && c < n {
+			break
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatal("the import wrote nothing in 60 s, or everything before it could be killed")
+		}
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	half := countRecords(t, db)
+	if half == 0 || half == n {
+		t.Fatalf("killed after %d of %d records", half, n)
+	}
+
+	r := farmProc(t, "", []string{"DATASTORE=SQLite", "SQLITE_PATH=" + db}, "import", in)
+	if r.code != 0 || !strings.Contains(r.stdout, fmt.Sprintf("created %d, replaced 0, skipped %d, rejected 0", n-half, half)) {
+		t.Fatalf("the rerun after %d records: exit %d\n%s%s", half, r.code, r.stdout, r.stderr)
+	}
+	out := filepath.Join(dir, "out.ndjson")
+	farmProc(t, "", []string{"DATASTORE=SQLite", "SQLITE_PATH=" + db}, "export", "-o", out).ok(t)
+	if got, _ := os.ReadFile(out); string(got) != b.String() {
+		t.Fatalf("the store after the rerun is not the input (%d bytes, want %d)", len(got), b.Len())
+	}
+}
+
+// countRecords reads how many records a SQLite database holds, as another
+// process would (0 while it does not exist yet).
+func countRecords(t *testing.T, path string) int {
+	t.Helper()
+	if _, err := os.Stat(path); err != nil {
+		return 0
+	}
+	c, err := sql.Open("sqlite", "file:"+path+"?mode=ro&_pragma=busy_timeout(5000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	n := 0
+	c.QueryRow("SELECT count(*) FROM animal").Scan(&n)
+	return n
 }

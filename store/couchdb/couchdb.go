@@ -489,3 +489,127 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // Close implements farm.AnimalStore.
 func (s *Store) Close() error { return s.client.Close() }
+
+var _ farm.AnimalImporter = (*Store)(nil)
+
+// ImportAnimals implements farm.AnimalImporter: one _all_docs request for
+// the batch's current revisions, then one _bulk_docs request for its
+// writes. CouchDB has no transactions across documents: a batch that
+// fails halfway leaves the documents written so far, which a rerun skips
+// (or replaces). A document another writer created in between is taken
+// as existing.
+func (s *Store) ImportAnimals(ctx context.Context, batch []*farm.Animal, mode farm.ImportMode) ([]farm.ImportOutcome, error) {
+	out := make([]farm.ImportOutcome, len(batch))
+	for i := range out {
+		out[i] = farm.NotTried
+	}
+	keys := make([]string, len(batch))
+	for i, a := range batch {
+		keys[i] = docID(a.ID)
+	}
+	revs, err := s.revs(ctx, keys)
+	if err != nil {
+		return nil, err
+	}
+	var docs []any
+	var which []int // the batch index of each of docs
+	seen := map[string]bool{}
+	for i, a := range batch {
+		rev, exists := revs[keys[i]]
+		exists = exists || seen[a.ID] // twice in one batch: the second exists
+		seen[a.ID] = true
+		switch {
+		case !exists:
+			out[i] = farm.Created
+		case mode == farm.ImportSkip:
+			out[i] = farm.Skipped
+			continue
+		case mode == farm.ImportFail:
+			out[i] = farm.Conflicted
+		default:
+			out[i] = farm.Replaced
+		}
+		if out[i] == farm.Conflicted {
+			break
+		}
+		docs = append(docs, toDoc(a, rev))
+		which = append(which, i)
+	}
+	if len(docs) == 0 {
+		return out, nil
+	}
+	results, err := s.db.BulkDocs(ctx, docs)
+	if err != nil {
+		return nil, failure(err)
+	}
+	for j, r := range results {
+		i := which[j]
+		if r.Error == nil {
+			continue
+		}
+		if kivik.HTTPStatus(r.Error) != http.StatusConflict {
+			return nil, failure(r.Error)
+		}
+		// Written by another in between (or twice in this batch).
+		switch mode {
+		case farm.ImportSkip:
+			out[i] = farm.Skipped
+		case farm.ImportFail:
+			out[i] = farm.Conflicted
+			for k := i + 1; k < len(out); k++ {
+				out[k] = farm.NotTried // not undone: CouchDB has no transactions
+			}
+			return out, nil
+		default:
+			if err := s.replace(ctx, batch[i]); err != nil {
+				return nil, err
+			}
+			out[i] = farm.Replaced
+		}
+	}
+	return out, nil
+}
+
+// revs returns the current revision of each of the documents ids that
+// exists (deleted ones do not), in one request.
+func (s *Store) revs(ctx context.Context, ids []string) (map[string]string, error) {
+	rs := s.db.AllDocs(ctx, kivik.Params(map[string]any{"keys": ids}))
+	defer rs.Close()
+	revs := map[string]string{}
+	for rs.Next() {
+		var v struct {
+			Rev     string `json:"rev"`
+			Deleted bool   `json:"deleted"`
+		}
+		if err := rs.ScanValue(&v); err != nil {
+			if kivik.HTTPStatus(err) == http.StatusNotFound {
+				continue
+			}
+			return nil, failure(err)
+		}
+		if id, err := rs.ID(); err == nil && !v.Deleted && v.Rev != "" {
+			revs[id] = v.Rev
+		}
+	}
+	if err := rs.Err(); err != nil {
+		return nil, failure(err)
+	}
+	return revs, nil
+}
+
+// replace writes a over whatever revision is current.
+func (s *Store) replace(ctx context.Context, a *farm.Animal) error {
+	for attempt := 0; ; attempt++ {
+		rev, err := s.db.GetRev(ctx, docID(a.ID))
+		if err != nil && kivik.HTTPStatus(err) != http.StatusNotFound {
+			return failure(err)
+		}
+		_, err = s.db.Put(ctx, docID(a.ID), toDoc(a, rev))
+		if err == nil || kivik.HTTPStatus(err) != http.StatusConflict || attempt == 20 {
+			if err != nil {
+				return fail(err, a.ID)
+			}
+			return nil
+		}
+	}
+}
