@@ -118,6 +118,8 @@ func start(ctx context.Context, cfg *config.Config, env Env) error {
 		URLs:         farmhttp.URLs{Public: cfg.Public(), Hosts: cfg.AllowedHosts},
 		Writers:      writers,
 		MaxInFlight:  cfg.MaxInFlight,
+		Feed:         changeFeed(raw, m, cfg),
+		MaxStreams:   cfg.MaxStreams,
 	}, farmhttp.Listen{
 		HTTPAddr:    httpAddr,
 		HTTPSocket:  cfg.HTTPSocket,
@@ -144,19 +146,28 @@ func start(ctx context.Context, cfg *config.Config, env Env) error {
 	return serveErr
 }
 
+// changeFeed is the store's change feed, counted in the metrics.
+func changeFeed(raw farm.AnimalStore, m *metrics.Metrics, cfg *config.Config) farm.ChangeFeed {
+	f, ok := raw.(farm.ChangeFeed)
+	if !ok {
+		return nil
+	}
+	return m.Feed(f, strings.ToLower(cfg.Datastore))
+}
+
 // openStore opens the store DATASTORE names; log, when set, gets the
 // store's events. bulk sizes it for moving many records (farm import).
 func openStore(cfg *config.Config, log *slog.Logger, bulk bool) (farm.AnimalStore, error) {
 	switch cfg.Datastore {
 	case config.StoreRAM:
-		return ram.New(), nil
+		return ram.NewKeeping(cfg.KeepChanges), nil
 	case config.StoreSQLite:
 		if dir := filepath.Dir(cfg.SQLitePath); dir != "." {
 			if err := os.MkdirAll(dir, 0o755); err != nil {
 				return nil, fmt.Errorf("SQLITE_PATH: %w", err)
 			}
 		}
-		opt := sqlite.Options{Logger: log}
+		opt := sqlite.Options{Logger: log, KeepChanges: cfg.KeepChanges}
 		if bulk {
 			opt.WriteCacheMiB = 96
 		}

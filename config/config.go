@@ -43,6 +43,8 @@ type Config struct {
 	HTTPSocket     string      // HTTP_SOCKET: unix socket path for HTTP (NGINX proxy_pass)
 	SocketMode     os.FileMode // SOCKET_MODE: file mode of the unix sockets
 	MaxInFlight    int         // MAX_IN_FLIGHT: requests answered at once; 503 past it
+	MaxStreams     int         // MAX_STREAMS: change feed streams open at once; 503 past it
+	KeepChanges    int         // CHANGES_KEEP: changes the store keeps for the feed
 	WriteTokenFile string      // WRITE_TOKEN_FILE: the tokens that may write; writes are open when empty
 	LogLevel       string      // LOGGING_LEVEL
 	LogFormat      string      // LOG_FORMAT: text or json
@@ -146,6 +148,10 @@ var specs = []spec{
 		check: httpURL(false), set: func(c *Config, v any) { c.CouchDBURL = v.(string) }},
 	{key: "MAX_IN_FLIGHT", kind: kInt, def: int64(256), doc: "requests on the animal routes answered at once by this instance; past it, 503 with Retry-After at once (0: no bound)",
 		check: intRange(0, 1<<20), set: func(c *Config, v any) { c.MaxInFlight = int(v.(int64)) }},
+	{key: "MAX_STREAMS", kind: kInt, def: int64(1000), doc: "change feed streams (Server-Sent Events) this instance keeps open at once; past it, 503 with Retry-After",
+		check: intRange(1, 1<<20), set: func(c *Config, v any) { c.MaxStreams = int(v.(int64)) }},
+	{key: "CHANGES_KEEP", kind: kInt, def: int64(100000), doc: "changes the store keeps for the change feed (the newest); a feed asked from before them is 410",
+		check: intRange(1, 1<<30), set: func(c *Config, v any) { c.KeepChanges = int(v.(int64)) }},
 	{key: "MAX_BODY_BYTES", kind: kInt, def: int64(1 << 20), doc: "largest request body accepted (413 past it)",
 		check: intRange(1, 1<<40), set: func(c *Config, v any) { c.MaxBodyBytes = v.(int64) }},
 	{key: "STATIC_DIR", kind: kString, def: "", doc: "serve web pages from this folder instead of the embedded ones",

@@ -54,6 +54,8 @@ var defaults = Config{
 	MaxBodyBytes: 1 << 20,
 	SocketMode:   0o660,
 	MaxInFlight:  256,
+	MaxStreams:   1000,
+	KeepChanges:  100000,
 	AllowedHosts: []string{"localhost", "127.0.0.1", "::1"},
 	Env:          "production",
 }
@@ -165,6 +167,8 @@ func TestLoadGoodFile(t *testing.T) {
 		MaxBodyBytes: 1000,
 		SocketMode:   0o660,
 		MaxInFlight:  256,
+		MaxStreams:   1000,
+		KeepChanges:  100000,
 		AllowedHosts: []string{"localhost", "127.0.0.1", "::1"},
 		StaticDir:    "st#tic",
 		Env:          "dev\tx",

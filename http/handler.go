@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/farmhq/farm"
+	"github.com/farmhq/farm/feed"
 	"github.com/farmhq/farm/metrics"
 )
 
@@ -50,6 +51,16 @@ type Options struct {
 	// Writers, when set, decides who may write (POST, PUT, PATCH,
 	// DELETE): a write without a token it allows gets 401.
 	Writers Writers
+	// Feed is the store's change feed, served at /api/v1/_changes; the
+	// Store's own when nil and it has one.
+	Feed farm.ChangeFeed
+	// Hub hands the feed's new changes to this instance's streams; one on
+	// Feed, of MaxStreams streams at most, when nil. Whoever runs the
+	// server closes it first on shutdown, to end the streams.
+	Hub        *feed.Hub
+	MaxStreams int
+	// Heartbeat is how often an idle stream gets a comment (15 s).
+	Heartbeat time.Duration
 }
 
 // About is the body of /api/v1/_about.
@@ -77,6 +88,17 @@ func (o *Options) defaults() {
 	}
 	if o.URLs.Hosts == nil {
 		o.URLs.Hosts = DefaultHosts
+	}
+	if o.Feed == nil {
+		if f, ok := o.Store.(farm.ChangeFeed); ok {
+			o.Feed = f
+		}
+	}
+	if o.Heartbeat <= 0 {
+		o.Heartbeat = 15 * time.Second
+	}
+	if o.Hub == nil && o.Feed != nil {
+		o.Hub = feed.New(o.Feed, feed.Options{MaxSubscribers: o.MaxStreams, Logger: o.Logger, Subscribers: o.Metrics.ChangesSubscribers})
 	}
 }
 

@@ -18,6 +18,9 @@ func addRoutes(mux *http.ServeMux, o Options) {
 	mux.Handle("PATCH /api/v1/animal/{id}", write(handlePatchAnimal(o)))
 	mux.Handle("DELETE /api/v1/animal/{id}", write(handleDeleteAnimal(o)))
 
+	if o.Feed != nil {
+		mux.Handle("GET /api/v1/_changes", handleChanges(o))
+	}
 	mux.Handle("GET /api/v1/_about", handleAbout(o.About))
 	mux.Handle("GET /api/v1/_config", handleConfig(o.Settings))
 	mux.Handle("GET /api/v1/_conf", handleConfig(o.Settings)) // the original code's spelling

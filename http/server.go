@@ -73,9 +73,8 @@ type transport struct {
 // says once opened.
 func NewServer(o Options, l Listen) *Server {
 	s := &Server{listen: l}
-	if o.Logger == nil {
-		o.Logger = slog.New(slog.DiscardHandler)
-	}
+	o.defaults() // here, for the Hub that Close closes
+
 	// Ready means: not shutting down, and whatever the caller adds.
 	ready := o.Ready
 	o.Ready = func() bool { return !s.draining.Load() && (ready == nil || ready()) }
@@ -177,6 +176,11 @@ func (s *Server) Err() <-chan error { return s.errc }
 func (s *Server) Close() error {
 	s.draining.Store(true)
 	s.opts.Logger.Info("shutting down: finishing requests in flight")
+	// Change feed streams never end by themselves: end them (their
+	// clients resume on another instance).
+	if s.opts.Hub != nil {
+		s.opts.Hub.Close()
+	}
 	drain := false
 	for _, t := range s.transports {
 		if t.path != "" {

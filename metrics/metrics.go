@@ -35,6 +35,8 @@ type Metrics struct {
 	inFlight  prometheus.Gauge
 	storeOps  *prometheus.HistogramVec
 	storeErrs *prometheus.CounterVec
+	feedSubs  prometheus.Gauge
+	feedSent  prometheus.Counter
 	series    sync.Map // seriesKey -> *series
 }
 
@@ -72,6 +74,14 @@ func New(o Options) *Metrics {
 			Name: "farm_store_errors_total",
 			Help: "Store operations that returned an error, by backend, operation and kind (not_found, conflict, precondition, unavailable, full, internal, canceled).",
 		}, []string{"backend", "operation", "kind"}),
+		feedSubs: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "farm_changes_subscribers",
+			Help: "Change feed streams (Server-Sent Events) open on this instance.",
+		}),
+		feedSent: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "farm_changes_sent_total",
+			Help: "Changes sent to change feed streams.",
+		}),
 	}
 	build := prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "farm_build_info",
@@ -84,7 +94,7 @@ func New(o Options) *Metrics {
 		},
 	})
 	build.Set(1)
-	m.Registry.MustRegister(m.requests, m.duration, m.inFlight, m.storeOps, m.storeErrs, build)
+	m.Registry.MustRegister(m.requests, m.duration, m.inFlight, m.storeOps, m.storeErrs, m.feedSubs, m.feedSent, build)
 	if o.Runtime {
 		m.Registry.MustRegister(
 			collectors.NewGoCollector(),
@@ -103,6 +113,20 @@ func (m *Metrics) Handler() http.Handler {
 		ErrorHandling: promhttp.ContinueOnError,
 		Timeout:       10 * time.Second,
 	})
+}
+
+// ChangesSubscribers adds delta to the open change feed streams; nil-safe.
+func (m *Metrics) ChangesSubscribers(delta int) {
+	if m != nil {
+		m.feedSubs.Add(float64(delta))
+	}
+}
+
+// CountChangesSent counts changes sent on streams; nil-safe.
+func (m *Metrics) CountChangesSent(n int) {
+	if m != nil {
+		m.feedSent.Add(float64(n))
+	}
 }
 
 // RequestStarted counts a request in flight; RequestDone ends it.

@@ -65,6 +65,25 @@ func (s *store) Ping(ctx context.Context) (err error) {
 
 func (s *store) Close() error { return s.next.Close() }
 
+// Feed wraps a store's change feed so that each read of its changes is
+// timed and its errors counted (operation "changes"); LastSeq, asked many
+// times a second and free, is not.
+func (m *Metrics) Feed(f farm.ChangeFeed, backend string) farm.ChangeFeed {
+	return &feedStore{next: f, s: &store{m: m, backend: backend}}
+}
+
+type feedStore struct {
+	next farm.ChangeFeed
+	s    *store
+}
+
+func (f *feedStore) Changes(ctx context.Context, since int64, limit int) (cs []farm.Change, err error) {
+	defer func(t time.Time) { f.s.observe("changes", t, err) }(time.Now())
+	return f.next.Changes(ctx, since, limit)
+}
+
+func (f *feedStore) LastSeq(ctx context.Context) (int64, error) { return f.next.LastSeq(ctx) }
+
 // CommitStatser is a store that commits writes in groups (sqlite), and
 // counts them.
 type CommitStatser interface {

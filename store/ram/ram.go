@@ -19,11 +19,76 @@ type Store struct {
 	byID   map[string]farm.Animal
 	ids    []string // sorted by byte order: the listing order
 	closed bool
+
+	// The change log: the last keep changes, log[0] the oldest; seq the
+	// sequence of the last.
+	log  []farm.Change
+	seq  int64
+	keep int
 }
 
-// New returns an empty store.
-func New() *Store {
-	return &Store{byID: map[string]farm.Animal{}}
+// KeepChanges is how many changes a store keeps for the feed by default.
+const KeepChanges = 100000
+
+// New returns an empty store that keeps the last KeepChanges changes.
+func New() *Store { return NewKeeping(KeepChanges) }
+
+// NewKeeping returns an empty store that keeps the last keep changes.
+func NewKeeping(keep int) *Store {
+	return &Store{byID: map[string]farm.Animal{}, keep: max(keep, 1)}
+}
+
+// logChange appends a change to the log, under the write lock: a, the
+// record as written (or as it was, for a deletion); before, the record it
+// replaced.
+func (s *Store) logChange(kind string, a farm.Animal, before *farm.Animal) {
+	s.seq++
+	fields := a
+	fields.Rev = ""
+	c := farm.Change{Seq: s.seq, Kind: kind, ID: a.ID, Fields: &fields}
+	if kind != farm.ChangeDeleted {
+		c.Rev, c.Animal = a.Rev, &a
+	}
+	if before != nil {
+		b := *before
+		b.Rev = ""
+		if b != fields {
+			c.Before = &b
+		}
+	}
+	if len(s.log) >= s.keep {
+		// Drop the oldest half at once: appends stay amortised O(1).
+		s.log = append(s.log[:0], s.log[len(s.log)-s.keep/2:]...)
+	}
+	s.log = append(s.log, c)
+}
+
+var _ farm.ChangeFeed = (*Store)(nil)
+
+// LastSeq implements farm.ChangeFeed.
+func (s *Store) LastSeq(ctx context.Context) (int64, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.seq, s.check()
+}
+
+// Changes implements farm.ChangeFeed.
+func (s *Store) Changes(ctx context.Context, since int64, limit int) ([]farm.Change, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if err := s.check(); err != nil {
+		return nil, err
+	}
+	if since >= s.seq || limit <= 0 {
+		return nil, nil
+	}
+	first := s.log[0].Seq
+	if since < first-1 {
+		return nil, farm.Errorf(farm.EGONE, "changes after %d are no longer kept (the oldest kept is %d): list the records again, then follow from the last sequence", since, first)
+	}
+	from := int(max(since+1-first, 0))
+	to := min(len(s.log), from+limit)
+	return slices.Clone(s.log[from:to]), nil
 }
 
 var _ farm.AnimalStore = (*Store)(nil)
@@ -49,6 +114,7 @@ func (s *Store) CreateAnimal(ctx context.Context, a *farm.Animal) error {
 	s.byID[a.ID] = *a
 	i, _ := slices.BinarySearch(s.ids, a.ID)
 	s.ids = slices.Insert(s.ids, i, a.ID)
+	s.logChange(farm.ChangeCreated, *a, nil)
 	return nil
 }
 
@@ -82,6 +148,7 @@ func (s *Store) ReplaceAnimal(ctx context.Context, a *farm.Animal, rev string) e
 	}
 	a.Rev = store.NextRev(cur.Rev)
 	s.byID[a.ID] = *a
+	s.logChange(farm.ChangeUpdated, *a, &cur)
 	return nil
 }
 
@@ -102,6 +169,7 @@ func (s *Store) DeleteAnimal(ctx context.Context, id, rev string) error {
 	delete(s.byID, id)
 	i, _ := slices.BinarySearch(s.ids, id)
 	s.ids = slices.Delete(s.ids, i, i+1)
+	s.logChange(farm.ChangeDeleted, cur, nil)
 	return nil
 }
 
@@ -204,6 +272,7 @@ func (s *Store) ImportAnimals(ctx context.Context, batch []*farm.Animal, mode fa
 			s.byID[a.ID] = rec
 			j, _ := slices.BinarySearch(s.ids, a.ID)
 			s.ids = slices.Insert(s.ids, j, a.ID)
+			s.logChange(farm.ChangeCreated, rec, nil)
 			out[i] = farm.Created
 		case mode == farm.ImportSkip:
 			out[i] = farm.Skipped
@@ -215,6 +284,7 @@ func (s *Store) ImportAnimals(ctx context.Context, batch []*farm.Animal, mode fa
 				rec := *a
 				rec.Rev = store.NextRev(cur.Rev)
 				s.byID[a.ID] = rec
+				s.logChange(farm.ChangeUpdated, rec, &cur)
 			}
 			out[i] = farm.Replaced
 		}

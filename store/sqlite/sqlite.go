@@ -151,6 +151,8 @@ func Open(path string, opt Options) (*Store, error) {
 		s.read.Close()
 		return nil, fmt.Errorf("sqlite: %s: %w", path, err)
 	}
+	// A new (or restored) sequence file learns where the log is.
+	s.seq.store(last)
 	if opt.CacheSize > 0 {
 		s.cache = newCache(opt.CacheSize, last)
 	}
