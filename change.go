@@ -36,7 +36,9 @@ func (c *Change) Matches(f AnimalFilter) bool {
 		return a != nil && (f.Species == "" || a.Species == f.Species) && (f.Sex == "" || a.Sex == f.Sex) &&
 			(f.Name == "" || a.Name == f.Name) && (f.DOB == "" || a.DOB == f.DOB)
 	}
-	return f == (AnimalFilter{}) || match(c.Fields) || match(c.Before)
+	// A deletion whose fields the store does not keep (CouchDB) may
+	// concern any listing.
+	return f == (AnimalFilter{}) || match(c.Fields) || match(c.Before) || c.Kind == ChangeDeleted && c.Fields == nil
 }
 
 // ChangeFeed is a store that keeps its committed changes, in order, for a

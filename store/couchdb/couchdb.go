@@ -28,7 +28,9 @@ import (
 	"reflect"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	kivik "github.com/go-kivik/kivik/v4"
@@ -131,6 +133,11 @@ type Store struct {
 	client *kivik.Client
 	db     *kivik.DB
 	name   string
+
+	// The change feed's tokens: CouchDB 2 and later give opaque ones.
+	tokensMu sync.Mutex
+	tokens   map[int64]string
+	opaque   bool
 }
 
 var _ farm.AnimalStore = (*Store)(nil)
@@ -612,4 +619,117 @@ func (s *Store) replace(ctx context.Context, a *farm.Animal) error {
 			return nil
 		}
 	}
+}
+
+var _ farm.ChangeFeed = (*Store)(nil)
+
+// seqNumber is farm's sequence of a CouchDB update sequence: the number it
+// starts with. CouchDB 1 and PouchDB count updates (1, 2, ...); CouchDB 2
+// and later give "N-opaque", where N counts the database's updates.
+func seqNumber(seq string) int64 {
+	n := int64(0)
+	for i := 0; i < len(seq) && seq[i] >= '0' && seq[i] <= '9'; i++ {
+		n = n*10 + int64(seq[i]-'0')
+	}
+	return n
+}
+
+// LastSeq implements farm.ChangeFeed: the database's update sequence.
+func (s *Store) LastSeq(ctx context.Context) (int64, error) {
+	st, err := s.db.Stats(ctx)
+	if err != nil {
+		return 0, failure(err)
+	}
+	n := seqNumber(st.UpdateSeq)
+	s.remember(n, st.UpdateSeq)
+	return n, nil
+}
+
+// Changes implements farm.ChangeFeed from CouchDB's own _changes: farm's
+// sequence is the number CouchDB's starts with. CouchDB takes back the
+// tokens it gave (the store remembers the last ones) or a plain number on
+// CouchDB 1 and PouchDB; otherwise it reads from the start and skips what
+// is not after since. Documents that are not animals, and farm's design
+// document, are not changes of the feed.
+func (s *Store) Changes(ctx context.Context, since int64, limit int) ([]farm.Change, error) {
+	from := s.tokenFor(since)
+	var out []farm.Change
+	for len(out) < limit {
+		params := map[string]any{"since": from, "include_docs": true, "limit": limit}
+		ch := s.db.Changes(ctx, kivik.Params(params))
+		n := 0
+		for ch.Next() {
+			n++
+			seq := ch.Seq()
+			from = seq
+			num := seqNumber(seq)
+			s.remember(num, seq)
+			if num <= since || strings.HasPrefix(ch.ID(), "_design/") {
+				continue
+			}
+			c := farm.Change{Seq: num, ID: animalID(ch.ID())}
+			if ch.Deleted() {
+				c.Kind = farm.ChangeDeleted
+			} else {
+				var d doc
+				if err := ch.ScanDoc(&d); err != nil || !d.isAnimal() {
+					continue
+				}
+				a := d.animal()
+				fields := *a
+				fields.Rev = ""
+				c.Kind, c.Rev, c.Animal, c.Fields = farm.ChangeUpdated, a.Rev, a, &fields
+				if strings.HasPrefix(a.Rev, "1-") {
+					c.Kind = farm.ChangeCreated
+				}
+			}
+			out = append(out, c)
+			if len(out) == limit {
+				break
+			}
+		}
+		err := ch.Err()
+		ch.Close()
+		if err != nil {
+			return nil, failure(err)
+		}
+		if n < limit {
+			break
+		}
+	}
+	return out, nil
+}
+
+// tokenFor is what to give CouchDB as since for farm's sequence n: the
+// token it gave with n when this store saw it, else n itself (CouchDB 1,
+// PouchDB) or 0 (CouchDB 2 and later refuse numbers: read from the start).
+func (s *Store) tokenFor(n int64) string {
+	if n == 0 {
+		return "0"
+	}
+	s.tokensMu.Lock()
+	defer s.tokensMu.Unlock()
+	if t, ok := s.tokens[n]; ok {
+		return t
+	}
+	if s.opaque {
+		return "0"
+	}
+	return strconv.FormatInt(n, 10)
+}
+
+// remember keeps the token of a sequence (the last few thousand).
+func (s *Store) remember(n int64, token string) {
+	s.tokensMu.Lock()
+	defer s.tokensMu.Unlock()
+	if s.tokens == nil {
+		s.tokens = map[int64]string{}
+	}
+	if strings.Contains(token, "-") {
+		s.opaque = true
+	}
+	if len(s.tokens) >= 4096 {
+		clear(s.tokens)
+	}
+	s.tokens[n] = token
 }

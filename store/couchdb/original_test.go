@@ -14,6 +14,7 @@ import (
 	kivik "github.com/go-kivik/kivik/v4"
 	_ "github.com/go-kivik/kivik/v4/couchdb"
 
+	"github.com/farmhq/farm"
 	farmhttp "github.com/farmhq/farm/http"
 	"github.com/farmhq/farm/internal/testbed"
 	"github.com/farmhq/farm/store/couchdb"
@@ -180,4 +181,63 @@ func sameMap(a, b map[string]any) bool {
 	ja, _ := json.Marshal(a)
 	jb, _ := json.Marshal(b)
 	return string(ja) == string(jb)
+}
+
+// The change feed on CouchDB, from CouchDB's own _changes: farm's writes
+// in order with increasing sequences, documents that are not animals (and
+// the design document) left out, since and limit.
+func TestChangeFeed(t *testing.T) {
+	server := testbed.StartCouchDB(t)
+	ctx := context.Background()
+	st, err := couchdb.Open(ctx, server+"/feed")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	start, err := st.LastSeq(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &farm.Animal{ID: "daisy", Species: "cow", Sex: "female"}
+	must(t, st.CreateAnimal(ctx, a))
+	a.Name = "Daisy"
+	must(t, st.ReplaceAnimal(ctx, a, a.Rev))
+	client, _ := kivik.New("couch", server)
+	client.DB("feed").Put(ctx, "settings", map[string]any{"theme": "dark"})
+	must(t, st.CreateAnimal(ctx, &farm.Animal{ID: "_calf", Species: "cow", Sex: "male"}))
+	must(t, st.DeleteAnimal(ctx, "daisy", ""))
+
+	cs, err := st.Changes(ctx, start, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// CouchDB tells only a document's latest change: daisy's deletion
+	// stands for her three; live streams see each as it comes.
+	var got []string
+	for i, c := range cs {
+		got = append(got, c.Kind+" "+c.ID)
+		if i > 0 && c.Seq <= cs[i-1].Seq {
+			t.Errorf("sequences not increasing: %+v", cs)
+		}
+	}
+	if strings.Join(got, ", ") != "created _calf, deleted daisy" {
+		t.Errorf("changes: %v", got)
+	}
+	last, _ := st.LastSeq(ctx)
+	if n := len(cs); n == 0 || cs[n-1].Seq != last {
+		t.Errorf("last change %+v, LastSeq %d", cs, last)
+	}
+	if more, err := st.Changes(ctx, cs[0].Seq, 100); err != nil || len(more) != 1 || more[0].ID != "daisy" {
+		t.Errorf("since %d: %+v %v", cs[0].Seq, more, err)
+	}
+	if one, err := st.Changes(ctx, start, 1); err != nil || len(one) != 1 {
+		t.Errorf("limit 1: %+v %v", one, err)
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
 }
