@@ -173,6 +173,7 @@ it through the same configuration file (-c, default conf/farm.cfg).`,
 		newExport(g, env),
 		newImport(g, env),
 		newBackup(g, env),
+		newWatch(g, env),
 	)
 	return root
 }
