@@ -721,6 +721,40 @@ func TestOpenAPI(t *testing.T) {
 		notReady.Store(false)
 	})
 
+	t.Run("change feed", func(t *testing.T) {
+		r := s.do(t, oasReq{method: "GET", path: "/api/v1/_changes", want: 200})
+		var f struct {
+			Results []map[string]any
+			LastSeq int64 `json:"last_seq"`
+		}
+		r.json(t, &f)
+		if len(f.Results) == 0 || f.LastSeq == 0 {
+			t.Errorf("the feed after the animal tests: %s", r.body)
+		}
+		s.do(t, oasReq{method: "GET", path: "/api/v1/_changes?since=now&species=cow&limit=5", want: 200})
+		s.do(t, oasReq{method: "GET", path: "/api/v1/_changes?since=-1", want: 400, check: reqInvalid})
+		s.do(t, oasReq{method: "GET", path: "/api/v1/_changes?sinse=1", want: 400, check: reqUnchecked})
+
+		short := ram.NewKeeping(2)
+		g := spec.start(t, farmhttp.Options{Store: short, MaxStreams: 1})
+		for i := range 4 {
+			g.do(t, oasReq{method: "POST", path: "/api/v1/animal", header: jsonCT(), want: 201,
+				body: `{"id":"g` + strconv.Itoa(i) + `","species":"cow","sex":"female"}`})
+		}
+		g.do(t, oasReq{method: "GET", path: "/api/v1/_changes?since=0", want: 410})
+		// One stream open; the next is refused.
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		req, _ := http.NewRequestWithContext(ctx, "GET", g.srv.URL+"/api/v1/_changes?since=now", nil)
+		req.Header.Set("Accept", "text/event-stream")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil || res.StatusCode != 200 || res.Header.Get("Content-Type") != "text/event-stream" {
+			t.Fatalf("a stream: %v %v", res, err)
+		}
+		defer res.Body.Close()
+		g.do(t, oasReq{method: "GET", path: "/api/v1/_changes", header: []string{"Accept", "text/event-stream"}, want: 503})
+	})
+
 	t.Run("broken store", func(t *testing.T) {
 		st := ram.New()
 		if err := st.Close(); err != nil { // a closed store fails every call
