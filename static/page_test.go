@@ -96,7 +96,7 @@ func TestAnimalsPage(t *testing.T) {
 		}
 		h.ServeHTTP(w, r)
 	}))
-	defer srv.Close()
+	t.Cleanup(srv.Close) // after the browser's (cleanups run last first): its feed stream holds a connection
 	for i := range 12 {
 		post(t, srv.URL+"/api/v1/animal", fmt.Sprintf(`{"id": "cow-%02d", "species": "cow", "sex": "female", "name": "Cow %d"}`, i, i))
 	}

@@ -40,7 +40,7 @@ func TestAnimalsPageWriteToken(t *testing.T) {
 		}
 		h.ServeHTTP(w, r)
 	}))
-	defer srv.Close()
+	t.Cleanup(srv.Close) // after the browser's (cleanups run last first): its feed stream holds a connection
 	ctx := browser(t)
 
 	// The dialogs the page opens, answered from answers in turn ("" for
