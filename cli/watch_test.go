@@ -10,19 +10,21 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/farmhq/farm/internal/testbed"
 )
 
 // watcher is a running `farm watch`, its lines on a channel.
 type watcher struct {
 	cmd    *exec.Cmd
 	lines  chan string
-	stderr *strings.Builder
+	stderr *testbed.SyncBuffer
 	done   chan error
 }
 
 func startWatch(t *testing.T, cfg string, args ...string) *watcher {
 	t.Helper()
-	w := &watcher{lines: make(chan string, 10000), stderr: &strings.Builder{}, done: make(chan error, 1)}
+	w := &watcher{lines: make(chan string, 10000), stderr: &testbed.SyncBuffer{}, done: make(chan error, 1)}
 	w.cmd = exec.Command(farmBin, append([]string{"-c", cfg, "watch"}, args...)...)
 	w.cmd.Env = cleanEnv()
 	w.cmd.Stderr = w.stderr

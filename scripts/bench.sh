@@ -2,11 +2,12 @@
 # Measure farm against this machine's ceilings, in one run, and print one
 # table of ratios (Markdown, for docs/benchmarks.md).
 #
-#   scripts/bench.sh [-d DURATION] [-r ROUNDS] [-n RECORDS] [-o FILE]
+#   scripts/bench.sh [-d DURATION] [-r ROUNDS] [-n RECORDS] [-f] [-o FILE]
 #       -d  length of each measurement (default 5s)
 #       -r  rounds: each measurement is taken this many times, ceilings
 #           and farm in turn, and the median kept (default 3)
 #       -n  records of the large collection (default 1000000; 0: skip it)
+#       -f  only the change feed's cost (below)
 #       -o  also write the table to FILE
 #
 # Ceilings: a bare net/http server answering a constant JSON body; NGINX
@@ -24,7 +25,10 @@
 # large collection (a million records, half of them named "hen"): farm
 # import and export of it, farm's start-up on it and its memory under
 # load, and the cost of reading and listing it (by id, by next link, with
-# filters, deep pages) against the same on a thousand records.
+# filters, deep pages) against the same on a thousand records. And the
+# change feed's cost on the direct instance: 1000 idle streams (its memory,
+# and GET animal/{id} with them open), and POST with 10 streams following
+# every write, each against the same without.
 #
 # Everything runs at once, idle but for what is measured, so that ceilings
 # and farm share one machine state; the rounds interleave them, so that a
@@ -35,12 +39,13 @@
 set -Eeuo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
-duration=5s rounds=3 out="" big=1000000
-while getopts d:r:n:o:h opt; do
+duration=5s rounds=3 out="" big=1000000 only_feed=0
+while getopts d:r:n:o:fh opt; do
   case $opt in
     d) duration=$OPTARG ;;
     r) rounds=$OPTARG ;;
     n) big=$OPTARG ;;
+    f) only_feed=1 big=0 ;;
     o) out=$OPTARG ;;
     *) usage; exit 0 ;;
   esac
@@ -72,6 +77,7 @@ trap cleanup EXIT
 go build -o "$work/ceiling" ./internal/bench/ceiling
 go build -o "$work/seed" ./internal/bench/seed
 go build -o "$work/load" ./internal/bench/load
+go build -o "$work/streams" ./internal/bench/streams
 cp bin/farm "$work/farm"
 FARM="$work/farm"
 LUA=$PWD/internal/bench/wrk
@@ -191,6 +197,7 @@ done
 direct=$(deployment direct)
 (cd "$direct" && FARM_PORT=21510 FARM_IF=127.0.0.1 UWSGI_SOCKET= HTTP_SOCKET= METRICS_ADDR=127.0.0.1:21511 \
   exec "$FARM" -c conf/farm_uwsgi.cfg start >"$work/logs/direct.log" 2>&1) & pids+=($!)
+direct_pid=$!
 wait_up http://127.0.0.1:21511/readyz
 # The production stacks, one a transport.
 for t in uwsgi:21520:21600 http:21521:21610; do
@@ -228,6 +235,7 @@ workloads() { # NAME BASE: one run of each workload against farm at BASE
 # Each round measures every ceiling right before the farm path that is
 # compared with it: the ratios are taken round by round, and their median
 # kept, so that the machine's drift moves both sides of each.
+[ "$only_feed" = 0 ] || rounds=0
 for r in $(seq "$rounds"); do
   say "== round $r of $rounds"
   ceiling nginx_alone
@@ -241,6 +249,29 @@ for r in $(seq "$rounds"); do
   workloads stack_http http://127.0.0.1:21521
 done
 
+# rss PID: its resident memory now, KiB.
+rss() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status"; }
+say "== the change feed's cost, on the direct instance"
+# Settled: the memory of a process that just served load moves.
+sleep 2
+rss "$direct_pid" >"$work/results/feed_rss0"
+for r in $(seq "$(( rounds > 0 ? rounds : 3 ))"); do
+  run feed_get0 http://127.0.0.1:21510/api/v1/animal/bench-1
+  "$work/streams" -n 1000 "http://127.0.0.1:21510/api/v1/_changes?since=now" >"$work/results/streams.out" & sp=$!
+  until grep -q ready "$work/results/streams.out" 2>/dev/null; do sleep 0.1; done
+  [ "$r" = 1 ] && { sleep 1; rss "$direct_pid" >"$work/results/feed_rss1000"; }
+  run feed_get1000 http://127.0.0.1:21510/api/v1/animal/bench-1
+  kill "$sp"; wait "$sp" 2>/dev/null || true
+  run feed_post0 http://127.0.0.1:21510/api/v1/animal -s "$LUA/post.lua" -- "feed0$r"
+  "$work/streams" -n 10 "http://127.0.0.1:21510/api/v1/_changes?since=now" >"$work/results/streams.out" & sp=$!
+  until grep -q ready "$work/results/streams.out" 2>/dev/null; do sleep 0.1; done
+  run feed_post10 http://127.0.0.1:21510/api/v1/animal -s "$LUA/post.lua" -- "feed10$r"
+  kill "$sp"; wait "$sp" 2>/dev/null || true
+  say "  10 followers: $(tail -n1 "$work/results/streams.out")"
+  tail -n1 "$work/results/streams.out" >>"$work/results/feed_followers"
+done
+
+if [ "$only_feed" = 0 ]; then
 say "== one instance of two frozen (SIGSTOP) for 10 s, GET load through NGINX (uwsgi)"
 frozen=$(cat "$work/stack_uwsgi/logs/farm_1.pid")
 (sleep 3; kill -STOP "$frozen"; sleep 10; kill -CONT "$frozen") & freezer=$!
@@ -257,6 +288,7 @@ wait_up http://127.0.0.1:21533/readyz
 exact two_A -c 24 -d "$duration" -post twoA http://127.0.0.1:21530/api/v1/animal & wa=$!
 exact two_B -c 8 -d "$duration" -post twoB http://127.0.0.1:21532/api/v1/animal & wb=$!
 wait "$wa" "$wb"
+fi
 
 stop_pids
 # A large collection against a small one: the same records, the first
@@ -328,7 +360,23 @@ row() { # measure, value, unit, against, its value, target[, ratio]
   ok=$(awk -v r="$r" -v t="$6" 'BEGIN { if (t == "") print ""; else if (r + 0 >= t + 0) print "yes"; else print "**no**" }')
   printf '| %s | %s %s | %s: %s | %s | %s | %s |\n' "$1" "$2" "$3" "$4" "$5" "$r" "${6:+≥ $6}" "$ok"
 }
+feed_table() {
+  printf '\n| the change feed | without | with | cost | target |\n|---|---|---|---|---|\n'
+  printf '| memory of the instance, 1000 idle streams | %s MiB | %s MiB | %s MiB | under 50 MiB |\n' \
+    "$(( $(cat "$work/results/feed_rss0") / 1024 ))" "$(( $(cat "$work/results/feed_rss1000") / 1024 ))" \
+    "$(( ($(cat "$work/results/feed_rss1000") - $(cat "$work/results/feed_rss0")) / 1024 ))"
+  printf '| GET animal/{id}, 1000 idle streams open | %s req/s | %s req/s | %s | under 5%% slower (ratio ≥ 0.95) |\n' \
+    "$(val feed_get0)" "$(val feed_get1000)" "$(pratio feed_get1000 feed_get0)"
+  printf '| POST animal, 10 streams following every write | %s req/s | %s req/s | %s | under 5%% slower (ratio ≥ 0.95) |\n' \
+    "$(val feed_post0)" "$(val feed_post10)" "$(pratio feed_post10 feed_post0)"
+  printf '\nWhat the 10 followers received, round by round (events, streams the server ended): %s\n' "$(tr '\n' ';' <"$work/results/feed_followers")"
+}
 table() {
+  if [ "$only_feed" = 1 ]; then
+    printf 'machine: %s cores, %s; wrk -t1 -c%s -d%s\n' "$(nproc)" "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)" "$conns" "$duration"
+    feed_table
+    return 0
+  fi
   printf 'machine: %s cores, %s, %s, %s; disk %s O_DSYNC writes/s; wrk -t1 -c%s -d%s, %s rounds: medians of the figures, and of the ratios round by round\n\n' "$(nproc)" \
     "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)" "$(uname -sr)" "$(go env GOVERSION)" \
     "$(cat "$work/results/dsync")" "$conns" "$duration" "$rounds"
@@ -365,6 +413,7 @@ table() {
   printf '| two instances, one file: A (24 connections) | %s | %s ms | %s | p99 ≤ 100 ms, no errors |\n' "$a" "$(val two_A 2)" "$(val two_A 3)"
   printf '| two instances, one file: B (8 connections) | %s | %s ms | %s | p99 ≤ 100 ms, no errors |\n' "$b" "$(val two_B 2)" "$(val two_B 3)"
   printf '| one of two instances frozen 10 s, GET through NGINX | %s | %s ms | %s | p99 < 1 s, no errors |\n' "$(val frozen)" "$(val frozen 2)" "$(val frozen 3)"
+  feed_table
   [ "$big" -gt 0 ] || return 0
   printf '\n%s records against 1000, one instance, HTTP directly:\n\n' "$big"
   printf '| request | 1000 records | %s records | cost ratio | target |\n|---|---|---|---|---|\n' "$big"
