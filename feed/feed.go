@@ -9,7 +9,9 @@ package feed
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -21,8 +23,8 @@ import (
 type Options struct {
 	// MaxSubscribers bounds the streams at once (past it: ErrTooMany).
 	MaxSubscribers int
-	// Buffer is the changes a subscriber may fall behind by before it is
-	// dropped.
+	// Buffer is the rounds of changes (each what one poll found) a
+	// subscriber may fall behind by before it is dropped.
 	Buffer int
 	// Poll is how often the hub asks the store for its last sequence.
 	Poll time.Duration
@@ -58,7 +60,7 @@ func New(st farm.ChangeFeed, opt Options) *Hub {
 		opt.MaxSubscribers = 1000
 	}
 	if opt.Buffer <= 0 {
-		opt.Buffer = 1024
+		opt.Buffer = 16
 	}
 	if opt.Poll <= 0 {
 		opt.Poll = 50 * time.Millisecond
@@ -72,18 +74,34 @@ func New(st farm.ChangeFeed, opt Options) *Hub {
 	return &Hub{store: st, opt: opt, subs: map[*Sub]struct{}{}}
 }
 
-// Sub is one subscriber's stream of changes.
+// Event is a change and its Server-Sent Event ("id: SEQ\ndata: JSON\n\n"),
+// encoded once for every subscriber.
+type Event struct {
+	farm.Change
+	SSE []byte
+}
+
+// Encode makes a change's event.
+func Encode(c farm.Change) Event {
+	j, _ := json.Marshal(c)
+	return Event{Change: c, SSE: fmt.Appendf(nil, "id: %d\ndata: %s\n\n", c.Seq, j)}
+}
+
+// Sub is one subscriber's stream of changes. It gets them a round at a
+// time (what one poll found, in order, shared with the other subscribers:
+// read only), and filters them itself.
 type Sub struct {
 	hub    *Hub
 	filter farm.AnimalFilter
-	ch     chan farm.Change
+	ch     chan []Event
 	done   chan struct{} // closed when the hub drops the subscriber
 	reason string        // why, once done is closed
 	once   sync.Once
 }
 
-// Changes delivers the subscriber's changes, in order.
-func (s *Sub) Changes() <-chan farm.Change { return s.ch }
+// Events delivers the changes, in order, a round at a time; the
+// subscriber keeps those that match its filter (Matches).
+func (s *Sub) Events() <-chan []Event { return s.ch }
 
 // Done is closed when the hub ends the stream: the subscriber fell too
 // far behind, or the instance shuts down. Reason says which.
@@ -116,7 +134,7 @@ func (h *Hub) Subscribe(ctx context.Context, f farm.AnimalFilter) (*Sub, int64, 
 		}
 		h.last = last
 	}
-	s := &Sub{hub: h, filter: f, ch: make(chan farm.Change, h.opt.Buffer), done: make(chan struct{})}
+	s := &Sub{hub: h, filter: f, ch: make(chan []Event, h.opt.Buffer), done: make(chan struct{})}
 	h.subs[s] = struct{}{}
 	h.opt.Subscribers(1)
 	if !h.running {
@@ -223,23 +241,20 @@ func (h *Hub) round(ctx context.Context) error {
 	return nil
 }
 
-// hand gives changes to every subscriber, never waiting for one.
+// hand gives a round of changes to every subscriber, never waiting for
+// one: each is encoded once, for all.
 func (h *Hub) hand(cs []farm.Change) {
+	evs := make([]Event, len(cs))
+	for i := range cs {
+		evs[i] = Encode(cs[i])
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for s := range h.subs {
-		for i := range cs {
-			if !cs[i].Matches(s.filter) {
-				continue
-			}
-			select {
-			case s.ch <- cs[i]:
-			default:
-				h.dropLocked(s, "it did not keep up")
-			}
-			if _, ok := h.subs[s]; !ok {
-				break
-			}
+		select {
+		case s.ch <- evs:
+		default:
+			h.dropLocked(s, "it did not keep up")
 		}
 	}
 	h.last = max(h.last, cs[len(cs)-1].Seq)

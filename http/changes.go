@@ -2,7 +2,6 @@ package http
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -258,13 +257,12 @@ func streamChanges(w http.ResponseWriter, r *http.Request, o Options, q changesQ
 
 	sent := q.since
 	var buf []byte
-	emit := func(c *farm.Change) {
-		if c.Seq <= sent || !c.Matches(q.filter) {
+	emit := func(ev *feed.Event) {
+		if ev.Seq <= sent || !ev.Matches(q.filter) {
 			return
 		}
-		j, _ := json.Marshal(c)
-		buf = fmt.Appendf(buf, "id: %d\ndata: %s\n\n", c.Seq, j)
-		sent = c.Seq
+		buf = append(buf, ev.SSE...)
+		sent = ev.Seq
 		o.Metrics.CountChangesSent(1)
 	}
 	flush := func() bool {
@@ -280,7 +278,8 @@ func streamChanges(w http.ResponseWriter, r *http.Request, o Options, q changesQ
 	// Catch up from the store to where the hub took over.
 	for cs := first; ; {
 		for i := range cs {
-			emit(&cs[i])
+			ev := feed.Encode(cs[i])
+			emit(&ev)
 		}
 		if !flush() {
 			return
@@ -304,16 +303,9 @@ func streamChanges(w http.ResponseWriter, r *http.Request, o Options, q changesQ
 			return
 		case <-heartbeat.C:
 			buf = append(buf, ": heartbeat\n\n"...)
-		case c := <-sub.Changes():
-			emit(&c)
-			// What else is there already, in one write.
-			for more := true; more && len(buf) < 64<<10; {
-				select {
-				case c := <-sub.Changes():
-					emit(&c)
-				default:
-					more = false
-				}
+		case evs := <-sub.Events():
+			for i := range evs {
+				emit(&evs[i])
 			}
 		}
 		if !flush() {
