@@ -1,0 +1,89 @@
+package feed_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/farmhq/farm"
+	"github.com/farmhq/farm/feed"
+	"github.com/farmhq/farm/store/ram"
+)
+
+func create(t *testing.T, st *ram.Store, id string) {
+	t.Helper()
+	if err := st.CreateAnimal(context.Background(), &farm.Animal{ID: id, Species: "cow", Sex: "male"}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A subscriber that reads gets every change once, in order; one that does
+// not read is dropped once it is Buffer rounds behind, and the writers
+// never wait for it; past MaxSubscribers, ErrTooMany; Close ends every
+// stream and refuses new ones.
+func TestHub(t *testing.T) {
+	st := ram.New()
+	var subs int
+	h := feed.New(st, feed.Options{Buffer: 2, Poll: 5 * time.Millisecond, MaxSubscribers: 2,
+		Subscribers: func(d int) { subs += d }})
+	ctx := context.Background()
+	reader, from, err := h.Subscribe(ctx, farm.AnimalFilter{})
+	if err != nil || from != 0 {
+		t.Fatal(from, err)
+	}
+	idle, _, err := h.Subscribe(ctx, farm.AnimalFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := h.Subscribe(ctx, farm.AnimalFilter{}); err != feed.ErrTooMany {
+		t.Errorf("a third subscriber: %v", err)
+	}
+
+	var got []int64
+	for round := range 6 {
+		start := time.Now()
+		for i := range 3 {
+			create(t, st, fmt.Sprintf("r%d-%d", round, i))
+		}
+		if d := time.Since(start); d > time.Second {
+			t.Errorf("writes waited %v", d)
+		}
+		deadline := time.After(5 * time.Second)
+		for len(got) < 3*(round+1) {
+			select {
+			case evs := <-reader.Events():
+				for _, e := range evs {
+					got = append(got, e.Seq)
+				}
+			case <-deadline:
+				t.Fatalf("round %d: %d changes", round, len(got))
+			}
+		}
+	}
+	for i, seq := range got {
+		if seq != int64(i+1) {
+			t.Fatalf("the reader got %v, want 1 to 18 once each", got)
+		}
+	}
+	select {
+	case <-idle.Done():
+		if idle.Reason() != "it did not keep up" {
+			t.Errorf("dropped because %q", idle.Reason())
+		}
+	default:
+		t.Error("the subscriber that never reads was not dropped")
+	}
+	h.Close()
+	select {
+	case <-reader.Done():
+	case <-time.After(time.Second):
+		t.Error("Close left a stream open")
+	}
+	if _, _, err := h.Subscribe(ctx, farm.AnimalFilter{}); err != feed.ErrClosed {
+		t.Errorf("Subscribe after Close: %v", err)
+	}
+	if subs != 0 {
+		t.Errorf("%d subscribers counted after all ended", subs)
+	}
+}
