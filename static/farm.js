@@ -73,6 +73,9 @@ async function load() {
   const apiQuery = new URLSearchParams(q);
   apiQuery.set('fields', 'all');
   const res = await fetch(API + '?' + apiQuery.toString(), {headers: {Accept: 'application/json'}});
+  // An edit began while the page was asked for: keep the form (endEdit
+  // shows the page again).
+  if (editing) return;
   const tbody = document.querySelector('#animals tbody');
   tbody.textContent = '';
   const pages = document.getElementById('pages');
@@ -300,7 +303,9 @@ function setLive(on) {
 function changed() {
   if (editing) return; // endEdit shows the page again
   clearTimeout(reloadTimer);
-  reloadTimer = setTimeout(() => load().catch(e => say(String(e), true)), 100);
+  reloadTimer = setTimeout(() => {
+    if (!editing) load().catch(e => say(String(e), true));
+  }, 100);
 }
 
 async function follow() {

@@ -98,17 +98,15 @@ func TestLivePages(t *testing.T) {
 
 	// Both edit cow-01 at once: A renames it, B gives it a birth date.
 	row := `#animals tbody tr[data-id="cow-01"] `
-	do(t, pageA, chromedp.Click(chromedp.CSS(row+"button.edit")))
-	do(t, pageB, chromedp.Click(chromedp.CSS(row+"button.edit")))
-	do(t, pageA,
-		chromedp.SetValue(chromedp.CSS(row+"input[name=name]"), "Renamed by A"),
-		chromedp.Click(chromedp.CSS(row+"button.save")))
+	click(t, pageA, row+"button.edit")
+	click(t, pageB, row+"button.edit")
+	do(t, pageA, chromedp.SetValue(chromedp.CSS(row+"input[name=name]"), "Renamed by A"))
+	click(t, pageA, row+"button.save")
 	waitFor(pageA, "A's save", `document.getElementById('message').textContent === 'saved cow-01'`, 5*time.Second)
-	do(t, pageB,
-		chromedp.SetValue(chromedp.CSS(row+"input[name=dob]"), "2020-01-01"),
-		chromedp.Click(chromedp.CSS(row+"button.save")))
+	do(t, pageB, chromedp.SetValue(chromedp.CSS(row+"input[name=dob]"), "2020-01-01"))
+	click(t, pageB, row+"button.save")
 	waitFor(pageB, "B's conflict", `!document.getElementById('conflict').hidden && document.getElementById('conflict').textContent.includes('name Renamed by A')`, 5*time.Second)
-	do(t, pageB, chromedp.Click(chromedp.CSS("#conflict button.retry")))
+	click(t, pageB, "#conflict button.retry")
 	waitFor(pageB, "B's save over A's", `document.getElementById('message').textContent === 'saved cow-01'`, 5*time.Second)
 	code, b := send(t, "GET", one.URL+"/api/v1/animal/cow-01", "")
 	var a map[string]any
@@ -120,9 +118,8 @@ func TestLivePages(t *testing.T) {
 	waitFor(pageA, "B's edit on page A", `(document.querySelector('`+row+`') || {textContent: ''}).textContent.includes('2020-01-01')`, 2*time.Second)
 
 	// Filters by name and by date of birth.
-	do(t, pageA,
-		chromedp.SetValue(chromedp.CSS(`#filter input[name=name]`), "Cow 2"),
-		chromedp.Click(chromedp.CSS(`#filter button`)))
+	do(t, pageA, chromedp.SetValue(chromedp.CSS(`#filter input[name=name]`), "Cow 2"))
+	click(t, pageA, `#filter button`)
 	waitFor(pageA, "the name filter", `document.getElementById('summary').textContent.startsWith('1 animal,') && `+hasRow("cow-02"), 5*time.Second)
 	do(t, pageA, chromedp.Navigate(one.URL+"/animals.html?dob=2020-01-01"))
 	waitFor(pageA, "the dob filter", `document.getElementById('summary').textContent.startsWith('1 animal,') && `+hasRow("cow-01"), 5*time.Second)

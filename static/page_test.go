@@ -63,11 +63,35 @@ func eval[T any](t *testing.T, ctx context.Context, script string) T {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
-	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](script))
-	if err != nil {
-		t.Fatalf("%s: %v", script, err)
+	for {
+		v, err := chromedp.Run(ctx, chromedp.Evaluate[T](script))
+		// A page that is navigating (a filter, a link) has no document to
+		// ask for a moment: ask again.
+		if err != nil && ctx.Err() == nil && (strings.Contains(err.Error(), "navigated or closed") || strings.Contains(err.Error(), "context")) {
+			time.Sleep(50 * time.Millisecond)
+			continue
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", script, err)
+		}
+		return v
 	}
-	return v
+}
+
+// click clicks the element sel names, in one step in the page: the page
+// shows itself again on every change anyone makes (the change feed), so an
+// element found in one step may be gone by the next.
+func click(t *testing.T, ctx context.Context, sel string) {
+	t.Helper()
+	q, _ := json.Marshal(sel)
+	script := `(() => { const e = document.querySelector(` + string(q) + `); if (!e) return false; e.click(); return true })()`
+	deadline := time.Now().Add(10 * time.Second)
+	for !eval[bool](t, ctx, script) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no %s to click", sel)
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
 }
 
 func post(t *testing.T, url, body string) {
@@ -119,7 +143,7 @@ func TestAnimalsPage(t *testing.T) {
 			}
 			time.Sleep(50 * time.Millisecond)
 		}
-		t.Fatalf("%s shows %q, want %q", sel, text(sel), want)
+		t.Fatalf("%s shows %q, want %q; the page: %s", sel, text(sel), want, eval[string](t, ctx, `document.querySelector('#add input[name=id]').value + ' | ' + document.body.innerText`))
 	}
 	waitSummary := func(want string) {
 		t.Helper()
@@ -141,7 +165,7 @@ func TestAnimalsPage(t *testing.T) {
 
 	// Page 1 of 3, then next, then last, following the API's Link header.
 	apiGets.Store(0)
-	do(t, ctx, chromedp.Click(chromedp.CSS(`a[href="animals.html"]`)))
+	click(t, ctx, `a[href="animals.html"]`)
 	waitSummary("23 animals, page 1 of 3")
 	if n, l := rows(), links(); n != 10 || l != "next,last" {
 		t.Fatalf("page 1: %d rows, links %q", n, l)
@@ -153,12 +177,12 @@ func TestAnimalsPage(t *testing.T) {
 	if first := text("#animals tbody tr:first-child td.id"); first != "cow-00" {
 		t.Errorf("first row %q, want cow-00 (id order)", first)
 	}
-	do(t, ctx, chromedp.Click(chromedp.CSS(`#pages a[rel="next"]`)))
+	click(t, ctx, `#pages a[rel="next"]`)
 	waitSummary("23 animals, page 2 of 3")
 	if n, l := rows(), links(); n != 10 || l != "first,prev,next,last" {
 		t.Errorf("page 2: %d rows, links %q", n, l)
 	}
-	do(t, ctx, chromedp.Click(chromedp.CSS(`#pages a[rel="last"]`)))
+	click(t, ctx, `#pages a[rel="last"]`)
 	waitSummary("23 animals, page 3 of 3")
 	if n, l := rows(), links(); n != 3 || l != "first,prev" {
 		t.Errorf("last page: %d rows, links %q", n, l)
@@ -168,8 +192,8 @@ func TestAnimalsPage(t *testing.T) {
 	do(t, ctx,
 		chromedp.SetValue(chromedp.CSS(`#filter select[name=species]`), "cow"),
 		chromedp.SetValue(chromedp.CSS(`#filter select[name=per_page]`), "5"),
-		chromedp.Click(chromedp.CSS(`#filter button`)),
 	)
+	click(t, ctx, `#filter button`)
 	waitSummary("12 animals, page 1 of 3")
 	if n := rows(); n != 5 {
 		t.Errorf("5 cows a page: %d rows", n)
@@ -180,8 +204,11 @@ func TestAnimalsPage(t *testing.T) {
 		chromedp.SetValue(chromedp.CSS(`#add select[name=species]`), "cow"),
 		chromedp.SetValue(chromedp.CSS(`#add input[name=name]`), "Daisy"),
 		chromedp.SetValue(chromedp.CSS(`#add input[name=id]`), "aaa-daisy"),
-		chromedp.Click(chromedp.CSS(`#add button`)),
 	)
+	click(t, ctx, `#add button`)
+	// The message first: the change feed may show the page again before
+	// the form's own answer has come (and the form been emptied).
+	waitText("#message", "added aaa-daisy")
 	waitSummary("13 animals, page 1 of 3")
 	if m, first := text("#message"), text("#animals tbody tr:first-child td.id"); m != "added aaa-daisy" || first != "aaa-daisy" {
 		t.Errorf("after adding: message %q, first row %q", m, first)
@@ -189,18 +216,18 @@ func TestAnimalsPage(t *testing.T) {
 	do(t, ctx,
 		chromedp.SetValue(chromedp.CSS(`#add select[name=species]`), "cow"),
 		chromedp.SetValue(chromedp.CSS(`#add input[name=id]`), "aaa-daisy"),
-		chromedp.Click(chromedp.CSS(`#add button`)),
 	)
+	click(t, ctx, `#add button`)
 	waitText("#message", `animal "aaa-daisy" exists`)
 	do(t, ctx,
 		chromedp.SetValue(chromedp.CSS(`#add input[name=id]`), "bad id"),
-		chromedp.Click(chromedp.CSS(`#add button`)),
 	)
+	click(t, ctx, `#add button`)
 	waitText("#message", "id: may hold only")
 	// Without an id the page makes a UUID, even where crypto.randomUUID is
 	// missing (plain HTTP on another host than localhost).
 	eval[bool](t, ctx, `delete Crypto.prototype.randomUUID; document.querySelector('#add input[name=id]').value = ''; true`)
-	do(t, ctx, chromedp.Click(chromedp.CSS(`#add button`)))
+	click(t, ctx, `#add button`)
 	waitText("#message", "added ")
 	if id := strings.TrimPrefix(text("#message"), "added "); !regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`).MatchString(id) {
 		t.Errorf("generated id %q is not a version 4 UUID", id)
@@ -208,7 +235,7 @@ func TestAnimalsPage(t *testing.T) {
 	waitSummary("14 animals, page 1 of 3")
 
 	// Delete the first row, with its ETag.
-	do(t, ctx, chromedp.Click(chromedp.CSS(`#animals tbody tr[data-id="aaa-daisy"] button.delete`)))
+	click(t, ctx, `#animals tbody tr[data-id="aaa-daisy"] button.delete`)
 	waitSummary("13 animals, page 1 of 3")
 	if m := text("#message"); m != "deleted aaa-daisy" {
 		t.Errorf("after deleting: %q", m)

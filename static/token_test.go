@@ -86,8 +86,8 @@ func TestAnimalsPageWriteToken(t *testing.T) {
 		do(t, ctx,
 			chromedp.SetValue(chromedp.CSS(`#add select[name=species]`), "cow"),
 			chromedp.SetValue(chromedp.CSS(`#add input[name=id]`), id),
-			chromedp.Click(chromedp.CSS(`#add button`)),
 		)
+		click(t, ctx, `#add button`)
 	}
 	do(t, ctx, chromedp.Navigate(srv.URL+"/animals.html"), chromedp.WaitVisible(chromedp.CSS(`#add button`)))
 
@@ -108,7 +108,7 @@ func TestAnimalsPageWriteToken(t *testing.T) {
 	answer()
 	addCow("cow-2")
 	waitMessage("added cow-2")
-	do(t, ctx, chromedp.Click(chromedp.CSS(`#animals tbody tr[data-id="cow-1"] button.delete`)))
+	click(t, ctx, `#animals tbody tr[data-id="cow-1"] button.delete`)
 	waitMessage("deleted cow-1")
 	mu.Lock()
 	if len(asked) != 0 || len(auths) != 2 {
