@@ -89,28 +89,10 @@ func parseChanges(rawQuery string, now time.Time) (changesQuery, error) {
 				add(name, err.Error())
 			}
 			q.limit = n
-		case "species":
-			s, err := farm.ParseSpecies(v)
-			if err != nil {
+		case "species", "sex", "name", "dob":
+			if err := filterArg(&q.filter, name, v, now); err != nil {
 				add(name, err.Error())
 			}
-			q.filter.Species = s
-		case "sex":
-			s, err := farm.ParseSex(v)
-			if err != nil {
-				add(name, err.Error())
-			}
-			q.filter.Sex = s
-		case "name":
-			if err := farm.ValidateName(v); err != nil {
-				add(name, err.Error())
-			}
-			q.filter.Name = v
-		case "dob":
-			if err := farm.ValidateDOB(v, now); err != nil {
-				add(name, err.Error())
-			}
-			q.filter.DOB = v
 		}
 	}
 	if err := farm.Invalid(farm.EINVALIDARG, "invalid change feed arguments", errs, 0); err != nil {

@@ -82,28 +82,10 @@ func parseList(rawQuery string, now time.Time) (listQuery, error) {
 				add(name, err.Error())
 			}
 			q.PerPage = n
-		case "species":
-			s, err := farm.ParseSpecies(v)
-			if err != nil {
+		case "species", "sex", "name", "dob":
+			if err := filterArg(&q.Filter, name, v, now); err != nil {
 				add(name, err.Error())
 			}
-			q.Filter.Species = s
-		case "sex":
-			s, err := farm.ParseSex(v)
-			if err != nil {
-				add(name, err.Error())
-			}
-			q.Filter.Sex = s
-		case "name":
-			if err := farm.ValidateName(v); err != nil {
-				add(name, err.Error())
-			}
-			q.Filter.Name = v
-		case "dob":
-			if err := farm.ValidateDOB(v, now); err != nil {
-				add(name, err.Error())
-			}
-			q.Filter.DOB = v
 		case "after", "before":
 			if err := farm.ValidateID(v); err != nil {
 				add(name, "must be an animal id: "+err.Error())
@@ -140,6 +122,23 @@ func parseList(rawQuery string, now time.Time) (listQuery, error) {
 		return listQuery{Page: 1, PerPage: DefaultPerPage}, err
 	}
 	return q, nil
+}
+
+// filterArg reads the filter argument name (species, sex, name or dob)
+// into f, by its field's rule: a listing's and the change feed's.
+func filterArg(f *farm.AnimalFilter, name, v string, now time.Time) error {
+	var err error
+	switch name {
+	case "species":
+		f.Species, err = farm.ParseSpecies(v)
+	case "sex":
+		f.Sex, err = farm.ParseSex(v)
+	case "name":
+		f.Name, err = v, farm.ValidateName(v)
+	case "dob":
+		f.DOB, err = v, farm.ValidateDOB(v, now)
+	}
+	return err
 }
 
 // wholeNumber parses a decimal whole number from min to max (max 0: no
