@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -47,36 +45,14 @@ type changesQuery struct {
 // listing's.
 func parseChanges(rawQuery string, now time.Time) (changesQuery, error) {
 	q := changesQuery{limit: DefaultChangesLimit}
-	vals, err := url.ParseQuery(rawQuery)
-	if err != nil {
-		return q, farm.Errorf(farm.EINVALIDARG, "malformed query string: %v", err)
-	}
 	var errs []farm.FieldError
-	unknown := false
 	add := func(arg, msg string) { errs = append(errs, farm.FieldError{Field: arg, Message: msg}) }
-	for _, name := range slices.Sorted(func(yield func(string) bool) {
-		for k := range vals {
-			if !yield(k) {
-				return
-			}
-		}
-	}) {
-		vs := vals[name]
-		if !slices.Contains(changesArgs[:], name) {
-			add(name, "is not an argument of the change feed")
-			unknown = true
-			continue
-		}
-		if len(vs) > 1 {
-			add(name, fmt.Sprintf("is given %d times; give it once", len(vs)))
-			continue
-		}
-		v := vs[0]
+	unknown, err := eachArg(rawQuery, changesArgs[:], "the change feed", add, func(name, v string) {
 		switch name {
 		case "since":
 			if v == "now" {
 				q.now = true
-				continue
+				return
 			}
 			n, err := parseSeq(v)
 			if err != nil {
@@ -94,6 +70,9 @@ func parseChanges(rawQuery string, now time.Time) (changesQuery, error) {
 				add(name, err.Error())
 			}
 		}
+	})
+	if err != nil {
+		return q, err
 	}
 	if err := farm.Invalid(farm.EINVALIDARG, "invalid change feed arguments", errs, 0); err != nil {
 		if unknown {

@@ -2,6 +2,7 @@ package http
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"net/url"
 	"slices"
@@ -45,30 +46,9 @@ const listArgNames = "species, sex, name, dob, page, per_page, after, before, fi
 // ignored.
 func parseList(rawQuery string, now time.Time) (listQuery, error) {
 	q := listQuery{Page: 1, PerPage: DefaultPerPage}
-	vals, err := url.ParseQuery(rawQuery)
-	if err != nil {
-		return q, farm.Errorf(farm.EINVALIDARG, "malformed query string: %v", err)
-	}
 	var errs []farm.FieldError
-	unknown := false
 	add := func(arg, msg string) { errs = append(errs, farm.FieldError{Field: arg, Message: msg}) }
-	names := make([]string, 0, len(vals))
-	for name := range vals {
-		names = append(names, name)
-	}
-	slices.Sort(names)
-	for _, name := range names {
-		vs := vals[name]
-		if !slices.Contains(listArgs[:], name) {
-			add(name, "is not an argument of a listing")
-			unknown = true
-			continue
-		}
-		if len(vs) > 1 {
-			add(name, fmt.Sprintf("is given %d times; give it once", len(vs)))
-			continue
-		}
-		v := vs[0]
+	unknown, err := eachArg(rawQuery, listArgs[:], "a listing", add, func(name, v string) {
 		switch name {
 		case "page":
 			n, err := wholeNumber(v, 1, 0)
@@ -104,6 +84,9 @@ func parseList(rawQuery string, now time.Time) (listQuery, error) {
 				add(name, "must be all (whole records) or id (the default: id and _href), not "+farm.Quote(v))
 			}
 		}
+	})
+	if err != nil {
+		return q, err
 	}
 	if q.After != "" && q.Before != "" {
 		add("before", "cannot be given with after")
@@ -122,6 +105,29 @@ func parseList(rawQuery string, now time.Time) (listQuery, error) {
 		return listQuery{Page: 1, PerPage: DefaultPerPage}, err
 	}
 	return q, nil
+}
+
+// eachArg calls fn with each argument of a query string and its value,
+// in name order, after the checks every query of the API takes: an
+// argument not in allowed (unknown is then true), or given twice, is a
+// field error for add; a query string that does not parse is an error.
+func eachArg(rawQuery string, allowed []string, of string, add func(arg, msg string), fn func(name, v string)) (unknown bool, err error) {
+	vals, err := url.ParseQuery(rawQuery)
+	if err != nil {
+		return false, farm.Errorf(farm.EINVALIDARG, "malformed query string: %v", err)
+	}
+	for _, name := range slices.Sorted(maps.Keys(vals)) {
+		switch vs := vals[name]; {
+		case !slices.Contains(allowed, name):
+			add(name, "is not an argument of "+of)
+			unknown = true
+		case len(vs) > 1:
+			add(name, fmt.Sprintf("is given %d times; give it once", len(vs)))
+		default:
+			fn(name, vs[0])
+		}
+	}
+	return unknown, nil
 }
 
 // filterArg reads the filter argument name (species, sex, name or dob)
