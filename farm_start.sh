@@ -106,7 +106,7 @@ case $mode in
       # NGINX keeps an instance that failed a request (it was stopping)
       # out for fail_timeout, 2 s: wait until it takes this one again
       # before the next goes.
-      [ "$i" -lt "$FARM_INSTANCES" ] && sleep 2
+      [ "$i" -lt "$FARM_INSTANCES" ] && wait_taken "$i"
     done
     write_targets
     # Reload NGINX only when its configuration changed (check_config wrote

@@ -348,6 +348,24 @@ wait_ready() {
   done
 }
 
+# wait_taken waits, in a rolling restart, until NGINX sends instance $1
+# requests again: at least fail_timeout (2 s, which a failure while it
+# restarted put it out for), then until it has answered one (its request
+# count, on its metrics address, which health checks do not add to), or
+# 10 s when nothing comes (a stack without traffic). Stopping the next
+# instance before that could leave NGINX none to send to.
+wait_taken() {
+  local i=$1 url deadline n
+  url="http://127.0.0.1:$((FARM_METRICS_PORT + i))/metrics"
+  sleep 2
+  deadline=$((SECONDS + 8))
+  while [ $SECONDS -lt $deadline ]; do
+    n=$("$FARM_BIN" get "$url" 2>/dev/null | awk '/^farm_http_requests_total\{/ { n += $NF } END { print n + 0 }')
+    [ "${n:-0}" -gt 0 ] && return 0
+    sleep 0.1
+  done
+}
+
 start_nginx() {
   local out
   out=$("$NGINX" -p "$PWD" -e "$LOGS/nginx_error.log" -c "$LOGS/nginx.conf" 2>&1) || {
