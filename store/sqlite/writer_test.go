@@ -248,6 +248,17 @@ func TestTallyMatchesRecords(t *testing.T) {
 			}
 		}
 	}
+	// Imports, whose counts are written once a batch: new records, the
+	// existing skipped, then replaced (moved between counts).
+	var batch []*farm.Animal
+	for i := range 400 {
+		batch = append(batch, &farm.Animal{ID: fmt.Sprintf("%03d", i), Species: allSpecies[(i+1)%2], Sex: allSexes[i%2], Name: names[(i+2)%3], DOB: dobs[i%3]})
+	}
+	for _, mode := range []farm.ImportMode{farm.ImportSkip, farm.ImportReplace} {
+		if _, err := s.ImportAnimals(ctx, batch, mode); err != nil {
+			t.Fatal(err)
+		}
+	}
 	kept := tallyRows(t, s)
 	tx, err := s.writer.c.conn.BeginTx(ctx, nil)
 	if err != nil {
