@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strconv"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -115,12 +116,9 @@ missing nothing.`,
 }
 
 func parseWatchSeq(s string) (int64, error) {
-	var n int64
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' || n > (1<<62)/10 {
-			return 0, farm.Errorf(farm.EINVALIDARG, "--since must be a sequence (a whole number) or now, not %q", s)
-		}
-		n = n*10 + int64(s[i]-'0')
+	n, err := strconv.ParseUint(s, 10, 63)
+	if err != nil {
+		return 0, farm.Errorf(farm.EINVALIDARG, "--since must be a sequence (a whole number) or now, not %q", s)
 	}
-	return n, nil
+	return int64(n), nil
 }

@@ -111,6 +111,19 @@ func (e *StatusError) Error() string {
 	return msg
 }
 
+// statusError is the error of a response with an error status, with the
+// text of farm's JSON error body when it has one.
+func statusError(method, u string, r *Response) *StatusError {
+	se := &StatusError{Method: method, URL: redact.URLs(u), Status: r.Status, Response: r}
+	var eb struct {
+		Text string `json:"text"`
+	}
+	if json.Unmarshal(r.Body, &eb) == nil {
+		se.Text = eb.Text
+	}
+	return se
+}
+
 // URL resolves a URI against the base: a path ("/api/v1/_about") or an
 // absolute URL.
 func (c *Client) URL(uri string) (string, error) {
@@ -181,13 +194,7 @@ func (c *Client) Do(ctx context.Context, method, uri string, body []byte, header
 		fmt.Fprintln(c.Trace, "<")
 	}
 	if res.StatusCode >= 400 {
-		se := &StatusError{Method: method, URL: redact.URLs(u), Status: res.StatusCode, Response: r}
-		var eb struct {
-			Text string `json:"text"`
-		}
-		if json.Unmarshal(b, &eb) == nil {
-			se.Text = eb.Text
-		}
+		se := statusError(method, u, r)
 		if res.StatusCode == http.StatusUnauthorized {
 			if c.Token == "" {
 				se.Text += " (the CLI sends the first token of the configuration's WRITE_TOKEN_FILE, or FARM_TOKEN)"

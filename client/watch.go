@@ -3,15 +3,12 @@ package client
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"strconv"
 	"strings"
-
-	"github.com/farmhq/farm/redact"
 )
 
 // ErrStreamEnded is Watch's error when the server ended the stream or the
@@ -63,14 +60,7 @@ func (c *Client) Watch(ctx context.Context, uri string, from int64, fn func(seq 
 	}
 	if res.StatusCode != http.StatusOK {
 		b, _ := io.ReadAll(io.LimitReader(res.Body, 64<<10))
-		se := &StatusError{Method: "GET", URL: redact.URLs(u), Status: res.StatusCode, Response: &Response{Proto: res.Proto, Status: res.StatusCode, Header: res.Header, Body: b}}
-		var eb struct {
-			Text string `json:"text"`
-		}
-		if json.Unmarshal(b, &eb) == nil {
-			se.Text = eb.Text
-		}
-		return last, se
+		return last, statusError("GET", u, &Response{Proto: res.Proto, Status: res.StatusCode, Header: res.Header, Body: b})
 	}
 	sc := bufio.NewScanner(res.Body)
 	sc.Buffer(make([]byte, 64<<10), 4<<20)
