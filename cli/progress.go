@@ -66,6 +66,14 @@ func (p *progress) set(n int64) {
 	}
 }
 
+// note tells a step of the command on a line of its own.
+func (p *progress) note(msg string) {
+	if p.bar != nil {
+		p.bar.Clear()
+	}
+	fmt.Fprintln(p.w, msg)
+}
+
 func (p *progress) finish() {
 	if p.bar != nil {
 		p.bar.Finish()

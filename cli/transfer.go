@@ -176,6 +176,9 @@ what it wrote before is skipped.`,
 					} else {
 						p.set(records)
 					}
+				},
+				Note: func(msg string) {
+					p.note(msg)
 				}})
 			p.finish()
 			for _, r := range rep.Rejections {

@@ -28,6 +28,10 @@ func TestExportImport(t *testing.T) {
 	if !strings.Contains(r.stdout, "created 3, replaced 0, skipped 0, rejected 0") {
 		t.Fatalf("import: %q", r.stdout)
 	}
+	// Into an empty store nothing else has open: a bulk load.
+	if !strings.Contains(r.stderr, "bulk load") || !strings.Contains(r.stderr, "building the indexes") {
+		t.Fatalf("an import into an empty store, alone, did not load in bulk: %q", r.stderr)
+	}
 	out := filepath.Join(dir, "out.ndjson")
 	run(t, "", one, "export", "-o", out).ok(t)
 	if b, _ := os.ReadFile(out); string(b) != records {
@@ -41,6 +45,9 @@ func TestExportImport(t *testing.T) {
 	r = run(t, records, two, "import").ok(t)
 	if !strings.Contains(r.stdout, "created 0, replaced 0, skipped 3, rejected 0") {
 		t.Fatalf("again: %q", r.stdout)
+	}
+	if strings.Contains(r.stderr, "bulk") {
+		t.Fatalf("an import into a store with records loaded in bulk: %q", r.stderr)
 	}
 	// Bad lines: each named with its reason, exit 1, the rest written.
 	r = run(t, "{\"id\":\"d\",\"species\":\"pig\",\"sex\":\"male\"}\n{\"id\":\"e\",\"species\":\"cow\",\"sex\":\"male\"}\nnope\n", two, "import")
@@ -111,16 +118,39 @@ func TestKilledImportFinishes(t *testing.T) {
 	if half == 0 || half == n {
 		t.Fatalf("killed after %d of %d records", half, n)
 	}
+	// It was a bulk load (an empty store, alone): killed before its end,
+	// the indexes are missing; the rerun's store builds them first.
+	if got := indexes(t, db); got >= 4 {
+		t.Fatalf("%d indexes after a bulk load was killed; want them missing", got)
+	}
 
 	r := farmProc(t, "", []string{"DATASTORE=SQLite", "SQLITE_PATH=" + db}, "import", in)
 	if r.code != 0 || !strings.Contains(r.stdout, fmt.Sprintf("created %d, replaced 0, skipped %d, rejected 0", n-half, half)) {
 		t.Fatalf("the rerun after %d records: exit %d\n%s%s", half, r.code, r.stdout, r.stderr)
+	}
+	if got := indexes(t, db); got != 4 {
+		t.Fatalf("%d indexes after the rerun; want 4", got)
 	}
 	out := filepath.Join(dir, "out.ndjson")
 	farmProc(t, "", []string{"DATASTORE=SQLite", "SQLITE_PATH=" + db}, "export", "-o", out).ok(t)
 	if got, _ := os.ReadFile(out); string(got) != b.String() {
 		t.Fatalf("the store after the rerun is not the input (%d bytes, want %d)", len(got), b.Len())
 	}
+}
+
+// indexes counts the animal table's indexes, as another process would.
+func indexes(t *testing.T, path string) int {
+	t.Helper()
+	c, err := sql.Open("sqlite", "file:"+path+"?mode=ro&_pragma=busy_timeout(5000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	n := -1
+	if err := c.QueryRow("SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND name LIKE 'animal_by_%'").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
 
 // countRecords reads how many records a SQLite database holds, as another

@@ -70,6 +70,17 @@ type Options struct {
 	Now   func() time.Time // the clock of "dob not in the future"; time.Now when nil
 	// Progress, when set, is told the records read so far and the bytes.
 	Progress func(records, bytes int64)
+	// Note, when set, is told what the import does besides writing
+	// batches (a bulk load's start, and its indexes at the end).
+	Note func(msg string)
+}
+
+// bulkLoader is a store that loads an import faster when it may take
+// itself for the import's alone: SQLite, into an empty database nothing
+// else has open, builds its indexes once at the end (store/sqlite/bulk.go).
+// ok is false when it cannot; end must then not be called.
+type bulkLoader interface {
+	BeginBulk(ctx context.Context) (end func(context.Context) error, ok bool, err error)
 }
 
 // Rejection is a record an import did not write, and why.
@@ -105,13 +116,37 @@ func (r *Report) reject(x Rejection) {
 // what it did, and an error when it could not go on (r failed, the store
 // failed); a run that stopped on an error can be run again: with
 // ImportSkip, what was written before is skipped.
-func Import(ctx context.Context, dst farm.AnimalImporter, r io.Reader, opt Options) (Report, error) {
+func Import(ctx context.Context, dst farm.AnimalImporter, r io.Reader, opt Options) (rep Report, err error) {
 	if opt.Batch <= 0 {
 		opt.Batch = DefaultBatch
 	}
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
+	if opt.Note == nil {
+		opt.Note = func(string) {}
+	}
+	if b, ok := dst.(bulkLoader); ok {
+		end, on, err := b.BeginBulk(ctx)
+		if err != nil {
+			return rep, err
+		}
+		if on {
+			opt.Note("bulk load: the store was empty and nothing else has it open; its indexes are built at the end")
+			defer func() {
+				opt.Note("building the indexes")
+				// Even when the import stopped: the store is whole again.
+				if e := end(context.WithoutCancel(ctx)); e != nil && err == nil {
+					err = e
+				}
+			}()
+		}
+	}
+	rep, err = importRecords(ctx, dst, r, opt)
+	return rep, err
+}
+
+func importRecords(ctx context.Context, dst farm.AnimalImporter, r io.Reader, opt Options) (Report, error) {
 	var rep Report
 	cr := &countingReader{r: r}
 	br := bufio.NewReaderSize(cr, 256<<10)

@@ -24,8 +24,9 @@ const schemaVersion = 2
 //
 // change is the change log: one row a committed change, in commit order.
 // Its sequence is the rowid: strictly increasing, and never reused, since
-// old rows are dropped from the start and the last one is always kept. A created or updated record's row holds the
-// record; a deleted one's the fields it had, without a revision.
+// old rows are dropped from the start and the last one is always kept. A
+// created or updated record's row holds the record; a deleted one's the
+// fields it had, without a revision.
 const schema = `
 CREATE TABLE IF NOT EXISTS animal (
 	id      TEXT PRIMARY KEY,
@@ -35,11 +36,7 @@ CREATE TABLE IF NOT EXISTS animal (
 	dob     TEXT,
 	rev     TEXT NOT NULL
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS animal_by_kind ON animal (species, sex, id);
-CREATE INDEX IF NOT EXISTS animal_by_name ON animal (species, sex, name, id) WHERE name IS NOT NULL;
-CREATE INDEX IF NOT EXISTS animal_by_dob ON animal (species, sex, dob, id) WHERE dob IS NOT NULL;
-CREATE INDEX IF NOT EXISTS animal_by_name_dob ON animal (species, sex, name, dob, id) WHERE name IS NOT NULL AND dob IS NOT NULL;
-CREATE TABLE IF NOT EXISTS tally (
+` + indexes + `CREATE TABLE IF NOT EXISTS tally (
 	key TEXT PRIMARY KEY,
 	n   INTEGER NOT NULL
 ) WITHOUT ROWID;
@@ -55,6 +52,13 @@ CREATE TABLE IF NOT EXISTS change (
 	dob     TEXT,
 	was     TEXT  -- an update that moved the record between filters: its fields before
 );
+`
+
+// indexes are animal's, one a line (bulk.go builds them apart).
+const indexes = `CREATE INDEX IF NOT EXISTS animal_by_kind ON animal (species, sex, id);
+CREATE INDEX IF NOT EXISTS animal_by_name ON animal (species, sex, name, id) WHERE name IS NOT NULL;
+CREATE INDEX IF NOT EXISTS animal_by_dob ON animal (species, sex, dob, id) WHERE dob IS NOT NULL;
+CREATE INDEX IF NOT EXISTS animal_by_name_dob ON animal (species, sex, name, dob, id) WHERE name IS NOT NULL AND dob IS NOT NULL;
 `
 
 // fromV1 upgrades version 1 (rank buckets and per-partition counts, and an

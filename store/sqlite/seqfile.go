@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"sync/atomic"
@@ -14,7 +15,14 @@ import (
 // any instance loads it in a few nanoseconds to learn whether something
 // changed since it last looked, without a query. It is a hint that makes
 // the caches cheap, never the truth: the change log in the database is.
+//
+// The file also says who has the database open: every store holds a
+// shared flock(2) on it while open, and a bulk load (bulk.go) holds it
+// exclusively, which it can take only when no other store, in any
+// process, has the database open. flock, not fcntl: SQLite's own locks on
+// the database are fcntl's, and the two never meet.
 type seqFile struct {
+	f   *os.File
 	mem []byte
 	v   *atomic.Int64
 }
@@ -22,7 +30,32 @@ type seqFile struct {
 const seqFileSize = 4096
 
 func openSeqFile(path string) (*seqFile, error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	// The lock on a descriptor of its own: the mapping keeps its
+	// descriptor's open file alive, and the lock with it, until the
+	// process ends.
+	lf, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("the change sequence file: %w", err)
+	}
+	// Shared before anything: a bulk load holding it has the database
+	// half-built (no indexes).
+	if err := syscall.Flock(int(lf.Fd()), syscall.LOCK_SH|syscall.LOCK_NB); err != nil {
+		lf.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, errBulkLoading
+		}
+		return nil, fmt.Errorf("the change sequence file's lock: %w", err)
+	}
+	mem, err := mapSeqFile(path)
+	if err != nil {
+		lf.Close()
+		return nil, err
+	}
+	return &seqFile{f: lf, mem: mem, v: (*atomic.Int64)(unsafe.Pointer(&mem[0]))}, nil
+}
+
+func mapSeqFile(path string) ([]byte, error) {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
 		return nil, fmt.Errorf("the change sequence file: %w", err)
 	}
@@ -40,8 +73,29 @@ func openSeqFile(path string) (*seqFile, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mapping the change sequence file: %w", err)
 	}
-	return &seqFile{mem: mem, v: (*atomic.Int64)(unsafe.Pointer(&mem[0]))}, nil
+	return mem, nil
 }
+
+// errBulkLoading is a database that a bulk load holds.
+var errBulkLoading = errors.New("farm import is loading it in bulk (its indexes are built at the end, and nothing else may open it until then): wait for the import to finish")
+
+// alone turns this store's shared lock into the exclusive one, when no
+// other store has the database open. Linux drops the shared lock before
+// it tries (flock(2): conversion is not atomic); when the exclusive one
+// is refused, the shared one is taken again, waiting if need be.
+func (f *seqFile) alone() (bool, error) {
+	err := syscall.Flock(int(f.f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, syscall.EWOULDBLOCK):
+		return false, syscall.Flock(int(f.f.Fd()), syscall.LOCK_SH)
+	}
+	return false, err
+}
+
+// share turns the exclusive lock back into a shared one.
+func (f *seqFile) share() error { return syscall.Flock(int(f.f.Fd()), syscall.LOCK_SH) }
 
 // load returns the sequence of the last change committed by any instance
 // (as far as the writers have told).
@@ -57,6 +111,7 @@ func (f *seqFile) store(seq int64) {
 	}
 }
 
-// close leaves the mapping in place: a read racing with Close must find
-// memory there, and 4 KiB until the process ends costs nothing.
-func (f *seqFile) close() error { return nil }
+// close gives the lock up and leaves the mapping in place: a read racing
+// with Close must find memory there, and 4 KiB until the process ends
+// costs nothing.
+func (f *seqFile) close() error { return f.f.Close() }

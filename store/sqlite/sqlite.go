@@ -143,7 +143,12 @@ func Open(path string, opt Options) (*Store, error) {
 	s.stmts.db = s.read
 	if s.seq, err = openSeqFile(path + "-seq"); err != nil {
 		s.read.Close()
-		return nil, fmt.Errorf("sqlite: %w", err)
+		return nil, fmt.Errorf("sqlite: %s: %w", path, err)
+	}
+	if err := s.repairIndexes(context.Background()); err != nil {
+		s.seq.close()
+		s.read.Close()
+		return nil, fmt.Errorf("sqlite: %s: rebuilding the indexes: %w", path, err)
 	}
 	last, err := s.lastSeq(context.Background())
 	if err != nil {

@@ -24,6 +24,7 @@ const (
 	opReplace opKind = 2
 	opDelete  opKind = 3
 	opImport  opKind = 4
+	opSchema  opKind = 5 // statements of the schema (bulk.go); never sent to another instance
 )
 
 // op is one write: what the committer runs, and what an instance sends to
@@ -40,6 +41,8 @@ type op struct {
 	// with one whose id exists.
 	batch []farm.Animal
 	mode  farm.ImportMode
+
+	sql string // opSchema's statements
 
 	ctx  context.Context // the client's; the op is skipped when it ended before the op ran
 	done func(result)
@@ -267,6 +270,9 @@ func (c *committer) apply(ctx context.Context, o *op) (result, error) {
 		return c.delete(ctx, o)
 	case opImport:
 		return c.importBatch(ctx, o)
+	case opSchema:
+		_, err := c.conn.ExecContext(ctx, o.sql)
+		return result{}, err
 	}
 	return resultOf(farm.Errorf(farm.EINTERNAL, "sqlite: write of kind %d", o.kind)), nil
 }

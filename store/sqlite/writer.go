@@ -181,6 +181,13 @@ func (w *writer) lead() error {
 	return nil
 }
 
+// leading reports whether this instance writes the database.
+func (w *writer) leading() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.c != nil && !w.closing
+}
+
 // do sends a write to the writer, this instance or another, and waits for
 // its answer.
 func (w *writer) do(ctx context.Context, o *op) result {

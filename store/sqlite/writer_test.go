@@ -22,17 +22,11 @@ func openAt(t *testing.T, path string, opt Options) *Store {
 	return s
 }
 
-func (s *Store) leads() bool {
-	s.writer.mu.Lock()
-	defer s.writer.mu.Unlock()
-	return s.writer.c != nil
-}
-
 // waitLeads waits until s is the writer.
 func waitLeads(t *testing.T, s *Store) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
-	for !s.leads() {
+	for !s.writer.leading() {
 		if time.Now().After(deadline) {
 			t.Fatal("no new writer after 5 s")
 		}
@@ -51,7 +45,7 @@ func TestConformanceFollower(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if s.leads() {
+		if s.writer.leading() {
 			t.Fatal("the second instance writes")
 		}
 		return s
@@ -63,8 +57,8 @@ func TestElectionAndCache(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "farm.db")
 	a := openAt(t, path, Options{})
 	b := openAt(t, path, Options{})
-	if !a.leads() || b.leads() {
-		t.Fatalf("a leads %v, b leads %v; want the first one", a.leads(), b.leads())
+	if !a.writer.leading() || b.writer.leading() {
+		t.Fatalf("a leads %v, b leads %v; want the first one", a.writer.leading(), b.writer.leading())
 	}
 	x := &farm.Animal{ID: "x", Species: "cow", Sex: "female", Name: "One"}
 	if err := b.CreateAnimal(ctx, x); err != nil {
@@ -97,7 +91,7 @@ func TestElectionAndCache(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := openAt(t, path, Options{})
-	if c.leads() {
+	if c.writer.leading() {
 		t.Fatal("c leads while b does")
 	}
 	if err := c.CreateAnimal(ctx, &farm.Animal{ID: "w", Species: "chicken", Sex: "male"}); err != nil {
@@ -156,7 +150,7 @@ func TestHandoverUnderLoad(t *testing.T) {
 	for err := range errs {
 		t.Error(err)
 	}
-	if !followers[0].leads() && !followers[1].leads() {
+	if !followers[0].writer.leading() && !followers[1].writer.leading() {
 		t.Fatal("no follower took over")
 	}
 	for id, rev := range acked {
