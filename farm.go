@@ -109,6 +109,7 @@ const (
 	EUNSUPPORTED  = "unsupported"      // a body of a media type farm does not take (415)
 	EGONE         = "gone"             // what was asked for is no longer kept (410)
 	EOVERLOADED   = "overloaded"       // too much at once; try again later (503)
+	ETIMEOUT      = "timeout"          // the request did not arrive in time (408)
 )
 
 // MaxFieldErrors bounds the field errors one error lists: a body with a

@@ -127,6 +127,7 @@ func start(ctx context.Context, cfg *config.Config, env Env) error {
 		UwsgiAddr:   cfg.UwsgiAddr,
 		OpsAddr:     cfg.MetricsAddr,
 		SocketMode:  cfg.SocketMode,
+		ReadTimeout: time.Duration(cfg.ReadTimeout) * time.Second,
 	})
 	if err := srv.Open(); err != nil {
 		return err

@@ -1,10 +1,12 @@
 package e2e
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -253,4 +255,102 @@ func TestChaos(t *testing.T) {
 	}
 	t.Logf("%d of %d POSTs failed (503: the instance holding them was killed); %d of those had been committed, %d not",
 		len(l.failedNew), l.requests["POST"], committed, len(l.failedNew)-committed)
+}
+
+// statusIn is the http_status_code of a JSON error body, 0 without one.
+func statusIn(body string) int {
+	var e struct {
+		Status int `json:"http_status_code"`
+	}
+	json.Unmarshal([]byte(body), &e)
+	return e.Status
+}
+
+// trickle sends a request to NGINX whose body arrives a byte every
+// interval, and returns the answer and when it came.
+func trickle(t *testing.T, s *stack, method, path, body string, every time.Duration) (*http.Response, string, time.Duration) {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", "127.0.0.1:"+s.port, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(60 * time.Second))
+	start := time.Now()
+	head := method + " " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + e2eToken +
+		"\r\nContent-Type: application/json\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\nConnection: close\r\n\r\n"
+	if _, err := io.WriteString(c, head); err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		for i := range len(body) {
+			select {
+			case <-stop:
+				return
+			case <-time.After(every):
+			}
+			if _, err := io.WriteString(c, body[i:i+1]); err != nil {
+				return
+			}
+		}
+	}()
+	res, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatalf("%s %s trickled: %v after %v", method, path, err, time.Since(start))
+	}
+	b, _ := io.ReadAll(res.Body)
+	return res, string(b), time.Since(start)
+}
+
+// A client that trickles a write's body, a byte a second, never trips
+// NGINX's client_body_timeout (10 s between reads); through NGINX the
+// body of a POST or PATCH streams to farm, whose READ_TIMEOUT (3 s here)
+// bounds the whole request: a JSON 408, nothing written, on both
+// transports. Through uwsgi a chunked write is a JSON 411 (NGINX would
+// buffer it, out of farm's reach); through HTTP it streams and is
+// written.
+func TestSlowBodies(t *testing.T) {
+	for _, transport := range []string{"uwsgi", "http"} {
+		t.Run(transport, func(t *testing.T) {
+			t.Parallel()
+			s := newStack(t, 2, "FARM_TRANSPORT="+transport, "READ_TIMEOUT=3")
+			s.start()
+			if code, _, b := do(t, "POST", s.url("/api/v1/animal"), `{"id": "daisy", "species": "cow", "sex": "female"}`); code != 201 {
+				t.Fatalf("POST: %d %s", code, b)
+			}
+			for _, c := range []struct{ method, path, body string }{
+				{"POST", "/api/v1/animal", `{"id": "slow", "species": "cow", "sex": "female", "name": "Slow"}`},
+				{"PATCH", "/api/v1/animal/daisy", `{"name": "Trickled in, byte by byte"}`},
+			} {
+				res, body, took := trickle(t, s, c.method, c.path, c.body, time.Second)
+				t.Logf("%s trickled: %d after %v: %s", c.method, res.StatusCode, took.Round(time.Millisecond), body)
+				if res.StatusCode != 408 || res.Header.Get("Content-Type") != "application/json" || statusIn(body) != 408 {
+					t.Errorf("%s trickled: %d %s %q; want farm's JSON 408\n%s", c.method, res.StatusCode, res.Header.Get("Content-Type"), body, s.logs())
+				}
+				if took < 2*time.Second || took > 8*time.Second {
+					t.Errorf("%s trickled answered after %v; want about READ_TIMEOUT, 3 s", c.method, took)
+				}
+			}
+			if code, _, b := do(t, "GET", s.url("/api/v1/animal/slow"), ""); code != 404 {
+				t.Errorf("the trickled POST was written: %d %s", code, b)
+			}
+			if _, _, b := do(t, "GET", s.url("/api/v1/animal/daisy"), ""); strings.Contains(string(b), "Trickled") {
+				t.Errorf("the trickled PATCH was applied: %s", b)
+			}
+			post := `{"id": "chunky", "species": "chicken", "sex": "male"}`
+			chunked := fmt.Sprintf("POST /api/v1/animal HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\n"+
+				"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n%x\r\n%s\r\n0\r\n\r\n", e2eToken, len(post), post)
+			res, body := rawHTTP(t, s, chunked)
+			want := map[string]int{"uwsgi": 411, "http": 201}[transport]
+			if res.StatusCode != want || (want == 411 && statusIn(body) != 411) {
+				t.Errorf("a chunked POST: %d %q; want %d", res.StatusCode, body, want)
+			}
+			// And the stack serves on.
+			if code, _, b := do(t, "POST", s.url("/api/v1/animal"), `{"id": "quick", "species": "cow", "sex": "male"}`); code != 201 {
+				t.Errorf("a POST after the slow ones: %d %s", code, b)
+			}
+		})
+	}
 }

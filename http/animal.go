@@ -6,6 +6,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -222,6 +223,22 @@ func matchETag(list, rev string, weak bool) bool {
 	return false
 }
 
+// linger lets a proxy that is still sending a body that timed out take
+// the answer before the connection closes. net/http closes it at once, the
+// body unread; the proxy's next write then fails (NGINX answers 502,
+// before it reads the 408). So the answer goes out now, and the rest of
+// the body is read and dropped for up to a second, or until the proxy,
+// answered, closes. (The uwsgi server drains by itself: there the
+// deadline cannot be set from here, and nothing is done.)
+func linger(w http.ResponseWriter, r *http.Request) {
+	rc := http.NewResponseController(w)
+	if rc.SetReadDeadline(time.Now().Add(time.Second)) != nil {
+		return
+	}
+	rc.Flush()
+	io.Copy(io.Discard, r.Body)
+}
+
 // readBody checks the media type and reads the body within the size limit,
 // writing the error itself (415, 413) when it cannot.
 func readBody(w http.ResponseWriter, r *http.Request, o Options, patch bool) ([]byte, bool) {
@@ -254,6 +271,14 @@ func readBody(w http.ResponseWriter, r *http.Request, o Options, patch bool) ([]
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			return tooLarge()
+		}
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			// The server's read timeout (READ_TIMEOUT): through NGINX the
+			// body streams here, so this bounds a client that trickles it.
+			w.Header().Set("Connection", "close")
+			fail(w, r, o.Logger, farm.Errorf(farm.ETIMEOUT, "the request did not arrive in time: send the body at once"))
+			linger(w, r)
+			return nil, false
 		}
 		fail(w, r, o.Logger, farm.Errorf(farm.EINVALIDARG, "cannot read the body: %v", err))
 		return nil, false

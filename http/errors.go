@@ -43,6 +43,8 @@ func statusOf(code string) int {
 		return http.StatusServiceUnavailable
 	case farm.EFULL:
 		return http.StatusInsufficientStorage
+	case farm.ETIMEOUT:
+		return http.StatusRequestTimeout
 	}
 	return http.StatusInternalServerError
 }

@@ -50,6 +50,10 @@ var oasNow = time.Date(2026, 6, 15, 12, 0, 0, 0, time.UTC)
 // 413 is cheap to provoke.
 const oasMaxBody = 512
 
+// oasReadTimeout is the servers' read timeout, short so that a 408 is
+// cheap to provoke (the servers of farm: READ_TIMEOUT).
+const oasReadTimeout = 2 * time.Second
+
 // reqCheck says what the document should think of a request.
 type reqCheck int
 
@@ -108,7 +112,9 @@ func (s *oasSpec) start(t *testing.T, o farmhttp.Options) *oasServer {
 	if o.MaxBodyBytes == 0 {
 		o.MaxBodyBytes = oasMaxBody
 	}
-	srv := httptest.NewServer(farmhttp.NewHandler(o))
+	srv := httptest.NewUnstartedServer(farmhttp.NewHandler(o))
+	srv.Config.ReadTimeout, srv.Config.IdleTimeout = oasReadTimeout, time.Minute
+	srv.Start()
 	t.Cleanup(srv.Close)
 	client := srv.Client()
 	t.Cleanup(client.CloseIdleConnections)
@@ -329,7 +335,22 @@ func (s *oasServer) doUnrouted(t *testing.T, method, path string, want int, allo
 // PATCH). net/http's client cannot send such a thing: it is written by hand.
 func (s *oasServer) doBrokenBody(t *testing.T, method, path string) {
 	t.Helper()
-	r := oasReq{method: method, path: path, body: "{}", header: []string{"Content-Type", "application/json"}, check: reqUnchecked, want: http.StatusBadRequest}
+	// "zz" is no chunk size: reading the body fails at once.
+	s.doRaw(t, method, path, "Transfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n", http.StatusBadRequest)
+}
+
+// doSlowBody sends method path with two bytes of a body of ten, and
+// waits: the read timeout ends it (the 408 of POST, PUT and PATCH).
+func (s *oasServer) doSlowBody(t *testing.T, method, path string) {
+	t.Helper()
+	s.doRaw(t, method, path, "Content-Length: 10\r\n\r\n{\"", http.StatusRequestTimeout)
+}
+
+// doRaw sends method path with the rest of a request (headers after the
+// Content-Type, and a body) written by hand.
+func (s *oasServer) doRaw(t *testing.T, method, path, rest string, want int) {
+	t.Helper()
+	r := oasReq{method: method, path: path, body: "{}", header: []string{"Content-Type", "application/json"}, check: reqUnchecked, want: want}
 	in := s.route(t, r)
 	u, err := url.Parse(s.srv.URL)
 	if err != nil {
@@ -343,9 +364,7 @@ func (s *oasServer) doBrokenBody(t *testing.T, method, path string) {
 	if err := conn.SetDeadline(time.Now().Add(10 * time.Second)); err != nil {
 		t.Fatal(err)
 	}
-	// "zz" is no chunk size: reading the body fails at once.
-	raw := method + " " + path + " HTTP/1.1\r\nHost: " + u.Host + "\r\nContent-Type: application/json\r\n" +
-		"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\nzz\r\n{}\r\n0\r\n\r\n"
+	raw := method + " " + path + " HTTP/1.1\r\nHost: " + u.Host + "\r\nContent-Type: application/json\r\nConnection: close\r\n" + rest
 	if _, err := io.WriteString(conn, raw); err != nil {
 		t.Fatal(err)
 	}
@@ -535,6 +554,7 @@ func TestOpenAPI(t *testing.T) {
 		post(big, reqUnchecked, 413)
 		s.do(t, oasReq{method: "POST", path: "/api/v1/animal", header: jsonCT(), body: big, chunked: true, check: reqUnchecked, want: 413})
 		s.doBrokenBody(t, "POST", "/api/v1/animal")
+		s.doSlowBody(t, "POST", "/api/v1/animal")
 	})
 
 	t.Run("list", func(t *testing.T) {
@@ -645,6 +665,7 @@ func TestOpenAPI(t *testing.T) {
 		s.do(t, oasReq{method: "PUT", path: path, header: jsonCT(), check: reqUnchecked, want: 413,
 			body: `{"species":"cow","sex":"female","name":"` + strings.Repeat("x", 2*oasMaxBody) + `"}`})
 		s.doBrokenBody(t, "PUT", path)
+		s.doSlowBody(t, "PUT", path)
 	})
 
 	t.Run("patch", func(t *testing.T) {
@@ -676,6 +697,7 @@ func TestOpenAPI(t *testing.T) {
 		s.do(t, oasReq{method: "PATCH", path: path, header: mergeCT(), check: reqUnchecked, want: 413,
 			body: `{"name":"` + strings.Repeat("x", 2*oasMaxBody) + `"}`})
 		s.doBrokenBody(t, "PATCH", path)
+		s.doSlowBody(t, "PATCH", path)
 	})
 
 	t.Run("delete", func(t *testing.T) {

@@ -25,13 +25,19 @@ type Listen struct {
 	UwsgiAddr   string      // host:port: the API over uwsgi
 	OpsAddr     string      // host:port: metrics and health of this instance alone
 	SocketMode  os.FileMode // of the unix sockets
+	// ReadTimeout bounds the time a request takes to arrive, headers and
+	// body (READ_TIMEOUT); DefaultReadTimeout when 0. A body that is not
+	// in by then is a 408.
+	ReadTimeout time.Duration
 }
+
+// DefaultReadTimeout is Listen.ReadTimeout's default.
+const DefaultReadTimeout = 30 * time.Second
 
 // Timeouts of the listeners. A slow client costs a connection for at most
 // these; NGINX in front bounds its own clients more tightly.
 const (
 	readHeaderTimeout = 10 * time.Second
-	readTimeout       = 60 * time.Second
 	writeTimeout      = 60 * time.Second
 	idleTimeout       = 120 * time.Second
 	maxHeaderBytes    = 64 << 10
@@ -217,11 +223,18 @@ func (s *Server) closeListeners() {
 	s.transports = nil
 }
 
+func (s *Server) readTimeout() time.Duration {
+	if s.listen.ReadTimeout > 0 {
+		return s.listen.ReadTimeout
+	}
+	return DefaultReadTimeout
+}
+
 func (s *Server) httpServer(h http.Handler) *http.Server {
 	return &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: readHeaderTimeout,
-		ReadTimeout:       readTimeout,
+		ReadTimeout:       s.readTimeout(),
 		WriteTimeout:      writeTimeout,
 		IdleTimeout:       idleTimeout,
 		MaxHeaderBytes:    maxHeaderBytes,
@@ -233,7 +246,7 @@ func (s *Server) uwsgiServer() *uwsgi.Server {
 	return &uwsgi.Server{
 		Handler:      s.api,
 		Logger:       s.opts.Logger,
-		ReadTimeout:  readTimeout,
+		ReadTimeout:  s.readTimeout(),
 		WriteTimeout: writeTimeout,
 		BadRequest: func(w http.ResponseWriter, err error) {
 			writeError(w, http.StatusBadRequest, "malformed request: "+err.Error())

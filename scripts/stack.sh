@@ -272,7 +272,7 @@ write_nginx_conf() {
     /^ *limit_req_zone / { print "    limit_req_zone $farm_client zone=farm_req:10m rate=" ENVIRON["RATE"] "r/s;"; next }
     /^ *limit_conn farm_conn / { print "        limit_conn farm_conn " ENVIRON["CONNS"] ";"; next }
     /^ *limit_req zone=farm_req / { print "        limit_req zone=farm_req burst=" ENVIRON["BURST"] " nodelay;"; next }
-    /^ *include farm_(api|write|feed)_uwsgi.conf;/ {
+    /^ *include farm_(api|write|idempotent|feed)_uwsgi.conf;/ {
       match($0, /^ */); lead = substr($0, 1, RLENGTH)
       name = $2; sub(/_uwsgi.conf;$/, "", name)
       print lead "include \"" ENVIRON["CONF"] "/" name "_" ENVIRON["T"] ".conf\";"; next

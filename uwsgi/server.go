@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/textproto"
 	"net/url"
+	"os"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -197,10 +198,15 @@ func (s *Server) serveConn(conn net.Conn) {
 	}
 	if err := w.finish(); err != nil {
 		s.Logger.Warn("uwsgi: writing the response", "err", err, "method", req.Method, "uri", req.RequestURI)
-	} else if !body.short {
+	} else if !body.short || errors.Is(body.err, os.ErrDeadlineExceeded) {
+		// A body that timed out is still coming: drained too, so that
+		// NGINX reads the 408 before its next write meets a closed socket.
 		body.drain(conn, s.ReadTimeout)
 	}
-	if body.short {
+	switch {
+	case body.short && errors.Is(body.err, os.ErrDeadlineExceeded):
+		s.Logger.Warn("uwsgi: the body did not arrive within the read timeout, connection closed", "method", req.Method, "uri", req.RequestURI, "content_length", req.ContentLength, "timeout", s.ReadTimeout)
+	case body.short:
 		s.Logger.Warn("uwsgi: body shorter than CONTENT_LENGTH, connection closed", "method", req.Method, "uri", req.RequestURI, "content_length", req.ContentLength)
 	}
 }
@@ -252,7 +258,8 @@ func (s *Server) serve(w *responseWriter, req *http.Request) (ok bool) {
 type bodyReader struct {
 	r     io.Reader
 	left  int64
-	short bool
+	short bool  // the body ended, or failed, before CONTENT_LENGTH bytes
+	err   error // why it failed, when it did
 }
 
 func (b *bodyReader) Read(p []byte) (int, error) {
@@ -269,7 +276,7 @@ func (b *bodyReader) Read(p []byte) (int, error) {
 		return n, io.ErrUnexpectedEOF
 	}
 	if err != nil && !errors.Is(err, io.EOF) {
-		b.short = true
+		b.short, b.err = true, err
 	}
 	if b.left == 0 && err == nil {
 		return n, nil
