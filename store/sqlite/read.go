@@ -123,6 +123,13 @@ func rangeQuery(f farm.AnimalFilter, kind bool, dir string, offset bool) string 
 	if len(conds) > 0 {
 		b.WriteString(" WHERE " + strings.Join(conds, " AND "))
 	}
+	writePaging(&b, dir, offset)
+	return b.String()
+}
+
+// writePaging ends a reading in id order (descending before a cursor)
+// with its limit, and its offset when offset is set.
+func writePaging(b *strings.Builder, dir string, offset bool) {
 	if dir == "before" {
 		b.WriteString(" ORDER BY id DESC LIMIT ?")
 	} else {
@@ -131,7 +138,6 @@ func rangeQuery(f farm.AnimalFilter, kind bool, dir string, offset bool) string 
 	if offset {
 		b.WriteString(" OFFSET ?")
 	}
-	return b.String()
 }
 
 // rangeArgs are the arguments of rangeQuery's statement.
@@ -239,14 +245,7 @@ func mergedQuery(f farm.AnimalFilter, n int, dir string, offset bool) string {
 		}
 		b.WriteString(arm)
 	}
-	if dir == "before" {
-		b.WriteString(" ORDER BY id DESC LIMIT ?")
-	} else {
-		b.WriteString(" ORDER BY id LIMIT ?")
-	}
-	if offset {
-		b.WriteString(" OFFSET ?")
-	}
+	writePaging(&b, dir, offset)
 	b.WriteString(") ORDER BY id")
 	return b.String()
 }
