@@ -6,7 +6,9 @@ import (
 	"math/rand/v2"
 	"path/filepath"
 	"slices"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/farmhq/farm"
 	"github.com/farmhq/farm/store/ram"
@@ -62,4 +64,32 @@ func idsOf(as []*farm.Animal) []string {
 		out[i] = a.ID
 	}
 	return out
+}
+
+// Listings that start together, each needing statements not prepared yet,
+// all finish: a statement is prepared on the transaction's own connection,
+// not on a second one from a pool they hold all of.
+func TestNewListingsAtOnce(t *testing.T) {
+	s := openAt(t, filepath.Join(t.TempDir(), "farm.db"), Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	filters := []farm.AnimalFilter{{Name: "x"}, {DOB: "2020-01-02"}, {Name: "x", DOB: "2020-01-02"}, {Species: "cow"}, {Sex: "male", Name: "y"}}
+	var wg sync.WaitGroup
+	errs := make(chan error, 64)
+	for i := range 64 {
+		wg.Go(func() {
+			p := farm.Page{Limit: 5, Offset: i % 3}
+			if i%2 == 1 {
+				p = farm.Page{Limit: 5, After: "a"}
+			}
+			if _, _, err := s.ListAnimals(ctx, filters[i%len(filters)], p); err != nil {
+				errs <- err
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatalf("a listing failed: %v", err)
+	}
 }

@@ -191,11 +191,10 @@ func (s *Store) page(ctx context.Context, tx *sql.Tx, f farm.AnimalFilter, p far
 	}
 	if len(ks) == 1 {
 		// One range: read the page itself.
-		st, err := s.stmts.get(ctx, rangeQuery(f, filtered, dir, skip > 0))
+		st, err := s.stmts.inTx(ctx, tx, rangeQuery(f, filtered, dir, skip > 0))
 		if err != nil {
 			return nil, err
 		}
-		st = tx.StmtContext(ctx, st)
 		defer st.Close()
 		rows, err := st.QueryContext(ctx, rangeArgs(f, ks[0], filtered, dir, cursor, p.Limit, skip)...)
 		if err != nil {
@@ -212,10 +211,11 @@ func (s *Store) page(ctx context.Context, tx *sql.Tx, f farm.AnimalFilter, p far
 	// in the table); SQLite merges the arms as it goes and stops at the
 	// page's end, so a page of ten from four ranges reads about ten ids,
 	// not forty; then the page's records are read by id.
-	st, err := s.stmts.get(ctx, mergedQuery(f, len(ks), dir, skip > 0))
+	st, err := s.stmts.inTx(ctx, tx, mergedQuery(f, len(ks), dir, skip > 0))
 	if err != nil {
 		return nil, err
 	}
+	defer st.Close()
 	args := make([]any, 0, 5*len(ks)+2)
 	for _, k := range ks {
 		args = armArgs(args, f, k, true, dir, cursor)
@@ -224,7 +224,7 @@ func (s *Store) page(ctx context.Context, tx *sql.Tx, f farm.AnimalFilter, p far
 	if skip > 0 {
 		args = append(args, skip)
 	}
-	rows, err := tx.StmtContext(ctx, st).QueryContext(ctx, args...)
+	rows, err := st.QueryContext(ctx, args...)
 	if err != nil {
 		return nil, err
 	}

@@ -293,8 +293,28 @@ func (s *Store) Close() error {
 // stmtCache prepares each query once per pool: parsing SQL costs more than
 // running these queries.
 type stmtCache struct {
-	db *sql.DB
-	m  sync.Map // SQL text -> *sql.Stmt
+	db        *sql.DB
+	m         sync.Map // SQL text -> *sql.Stmt
+	preparing sync.Map // SQL text -> true, while prepared in the background
+}
+
+// inTx returns q's statement for use in tx. One not prepared yet is
+// prepared on tx's own connection: preparing it on the pool would take a
+// second connection, and transactions that each hold one while waiting
+// for another wait forever once they hold them all (a burst of new
+// listings). The pool's statement is prepared meanwhile in the
+// background, for the next uses.
+func (c *stmtCache) inTx(ctx context.Context, tx *sql.Tx, q string) (*sql.Stmt, error) {
+	if st, ok := c.m.Load(q); ok {
+		return tx.StmtContext(ctx, st.(*sql.Stmt)), nil
+	}
+	if _, busy := c.preparing.LoadOrStore(q, true); !busy {
+		go func() {
+			defer c.preparing.Delete(q)
+			c.get(context.Background(), q) // fails only when the pool is closed: then nothing needs it
+		}()
+	}
+	return tx.PrepareContext(ctx, q)
 }
 
 // get returns the prepared statement of q.

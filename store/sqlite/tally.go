@@ -110,11 +110,10 @@ const countByIndex = "SELECT count(*) FROM animal INDEXED BY animal_by_name_dob 
 // tx.
 func (s *Store) count(ctx context.Context, tx *sql.Tx, f farm.AnimalFilter) (int, error) {
 	if f.Name != "" && f.DOB != "" {
-		st, err := s.stmts.get(ctx, countByIndex)
+		st, err := s.stmts.inTx(ctx, tx, countByIndex)
 		if err != nil {
 			return 0, err
 		}
-		st = tx.StmtContext(ctx, st)
 		defer st.Close()
 		total := 0
 		for _, k := range kinds(f) {
@@ -127,12 +126,13 @@ func (s *Store) count(ctx context.Context, tx *sql.Tx, f farm.AnimalFilter) (int
 		return total, nil
 	}
 	keys := countKeys(f)
-	st, err := s.stmts.get(ctx, countQueries[len(keys)])
+	st, err := s.stmts.inTx(ctx, tx, countQueries[len(keys)])
 	if err != nil {
 		return 0, err
 	}
+	defer st.Close()
 	var n int
-	err = tx.StmtContext(ctx, st).QueryRowContext(ctx, keys...).Scan(&n)
+	err = st.QueryRowContext(ctx, keys...).Scan(&n)
 	return n, err
 }
 
