@@ -149,7 +149,7 @@ var specs = []spec{
 		check: httpURL(false), set: func(c *Config, v any) { c.CouchDBURL = v.(string) }},
 	{key: "MAX_IN_FLIGHT", kind: kInt, def: int64(256), doc: "requests on the animal routes answered at once by this instance; past it, 503 with Retry-After at once (0: no bound)",
 		check: intRange(0, 1<<20), set: func(c *Config, v any) { c.MaxInFlight = int(v.(int64)) }},
-	{key: "READ_TIMEOUT", kind: kInt, def: int64(30), doc: "seconds a request may take to arrive, headers and body (through NGINX a write's body streams to farm, so this bounds a client that trickles it); past it, 408",
+	{key: "READ_TIMEOUT", kind: kInt, def: int64(30), doc: "seconds a request may take to arrive, headers and body (through NGINX a POST's or PATCH's body streams to farm, so this bounds a client that trickles it); past it, 408",
 		check: intRange(1, 3600), set: func(c *Config, v any) { c.ReadTimeout = int(v.(int64)) }},
 	{key: "MAX_STREAMS", kind: kInt, def: int64(1000), doc: "change feed streams (Server-Sent Events) this instance keeps open at once; past it, 503 with Retry-After",
 		check: intRange(1, 1<<20), set: func(c *Config, v any) { c.MaxStreams = int(v.(int64)) }},

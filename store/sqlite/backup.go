@@ -37,6 +37,12 @@ func Backup(ctx context.Context, src, dst string) (records int64, err error) {
 		}
 	}()
 
+	// In use, like a store: not while a bulk load builds the database.
+	lock, err := shareSeqFile(src + "-seq")
+	if err != nil {
+		return 0, fmt.Errorf("backup: %s: %w", src, err)
+	}
+	defer lock.Close()
 	db, err := sql.Open("sqlite", dsn(src))
 	if err != nil {
 		return 0, fmt.Errorf("backup: %w", err)

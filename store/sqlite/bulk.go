@@ -34,16 +34,17 @@ func (s *Store) BeginBulk(ctx context.Context) (end func(context.Context) error,
 	if err := s.closed(); err != nil {
 		return nil, false, err
 	}
-	if !s.writer.leading() {
-		return nil, false, nil
+	// Empty first, under the shared lock: the exclusive one, even briefly,
+	// turns away an instance that starts meanwhile.
+	if empty, err := s.empty(ctx); err != nil || !empty || !s.writer.leading() {
+		return nil, false, err
 	}
 	alone, err := s.seq.alone()
 	if err != nil || !alone {
 		return nil, false, err
 	}
-	var some bool
-	if err := s.read.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM animal)").Scan(&some); err != nil || some {
-		return nil, false, errors.Join(storeError(err), s.seq.share())
+	if empty, err := s.empty(ctx); err != nil || !empty {
+		return nil, false, errors.Join(err, s.seq.share())
 	}
 	var drop strings.Builder
 	for _, n := range indexNames {
@@ -54,23 +55,43 @@ func (s *Store) BeginBulk(ctx context.Context) (end func(context.Context) error,
 	}
 	s.writer.log.Info("sqlite: bulk load: the indexes are built at its end", "path", s.path)
 	end = func(ctx context.Context) error {
-		// An index a transaction: the WAL holds one index at a time.
-		// Sorted with a small cache, spilling to temporary files rather
-		// than to memory: the sort would else hold the whole index.
-		for _, q := range strings.SplitAfter(strings.TrimSpace(indexes), ";") {
-			q = "PRAGMA temp_store = FILE; PRAGMA cache_size = -16384;\n" + strings.TrimSpace(q) +
-				fmt.Sprintf("\nPRAGMA cache_size = -%d; PRAGMA temp_store = MEMORY;", s.opt.WriteCacheMiB<<10)
-			if err := s.ddl(ctx, q); err != nil {
-				return errors.Join(err, s.seq.share())
-			}
-		}
-		return s.seq.share()
+		err := buildIndexes(func(q string) error { return s.ddl(ctx, q) }, s.opt.WriteCacheMiB<<10)
+		return errors.Join(err, s.seq.share())
 	}
 	return end, true, nil
 }
 
-// repairIndexes builds the indexes that a killed bulk load left missing.
-// The store holds the sequence file's shared lock: no load is running.
+// empty reports whether the database holds no record.
+func (s *Store) empty(ctx context.Context) (bool, error) {
+	var some bool
+	err := s.read.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM animal)").Scan(&some)
+	return !some, storeError(err)
+}
+
+// buildIndexes creates the indexes that are missing, one a transaction
+// (the WAL holds one index at a time), sorting with a small page cache
+// and temporary files rather than memory (the sort would else hold a
+// whole index). run executes statements on the connection that builds;
+// cacheKiB is that connection's page cache, restored at the end, failed
+// or not (pragmas are not rolled back).
+func buildIndexes(run func(q string) error, cacheKiB int) error {
+	if err := run("PRAGMA temp_store = FILE; PRAGMA cache_size = -16384"); err != nil {
+		return err
+	}
+	var err error
+	for _, q := range strings.Split(strings.TrimSpace(indexes), "\n") {
+		if err = run(q); err != nil {
+			break
+		}
+	}
+	return errors.Join(err, run(fmt.Sprintf("PRAGMA cache_size = -%d; PRAGMA temp_store = MEMORY", cacheKiB)))
+}
+
+// repairIndexes builds the indexes that a killed bulk load left missing,
+// as the load would have. The store holds the sequence file's shared
+// lock: no load is running. Instances that start together may both
+// build: CREATE INDEX IF NOT EXISTS, one transaction each, makes the
+// second a no-op.
 func (s *Store) repairIndexes(ctx context.Context) error {
 	var n int
 	q := "SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND name IN ('" + strings.Join(indexNames, "', '") + "')"
@@ -85,15 +106,10 @@ func (s *Store) repairIndexes(ctx context.Context) error {
 		return err
 	}
 	defer conn.Close()
-	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+	return buildIndexes(func(q string) error {
+		_, err := conn.ExecContext(ctx, q)
 		return err
-	}
-	if _, err := conn.ExecContext(ctx, indexes); err != nil {
-		conn.ExecContext(ctx, "ROLLBACK")
-		return err
-	}
-	_, err = conn.ExecContext(ctx, "COMMIT")
-	return err
+	}, readCacheKiB)
 }
 
 // ddl runs statements of the schema as one write of the committer.

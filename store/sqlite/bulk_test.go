@@ -80,6 +80,9 @@ func TestBulkLoad(t *testing.T) {
 	if _, err := Open(path, Options{}); !errors.Is(err, errBulkLoading) {
 		t.Fatalf("another store opened during the load: %v; want it refused", err)
 	}
+	if _, err := Backup(ctx, path, filepath.Join(t.TempDir(), "backup.db")); !errors.Is(err, errBulkLoading) {
+		t.Fatalf("a backup during the load: %v; want it refused", err)
+	}
 	if _, err := s.ImportAnimals(ctx, bulkRecords(300), farm.ImportSkip); err != nil {
 		t.Fatal(err)
 	}

@@ -33,18 +33,9 @@ func openSeqFile(path string) (*seqFile, error) {
 	// The lock on a descriptor of its own: the mapping keeps its
 	// descriptor's open file alive, and the lock with it, until the
 	// process ends.
-	lf, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	lf, err := shareSeqFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("the change sequence file: %w", err)
-	}
-	// Shared before anything: a bulk load holding it has the database
-	// half-built (no indexes).
-	if err := syscall.Flock(int(lf.Fd()), syscall.LOCK_SH|syscall.LOCK_NB); err != nil {
-		lf.Close()
-		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, errBulkLoading
-		}
-		return nil, fmt.Errorf("the change sequence file's lock: %w", err)
+		return nil, err
 	}
 	mem, err := mapSeqFile(path)
 	if err != nil {
@@ -52,6 +43,24 @@ func openSeqFile(path string) (*seqFile, error) {
 		return nil, err
 	}
 	return &seqFile{f: lf, mem: mem, v: (*atomic.Int64)(unsafe.Pointer(&mem[0]))}, nil
+}
+
+// shareSeqFile opens the sequence file at path and takes its shared lock:
+// the database is in use, and no bulk load may start. Refused while one
+// runs: a database in a bulk load is half-built (no indexes).
+func shareSeqFile(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("the change sequence file: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_SH|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, errBulkLoading
+		}
+		return nil, fmt.Errorf("the change sequence file's lock: %w", err)
+	}
+	return f, nil
 }
 
 func mapSeqFile(path string) ([]byte, error) {
