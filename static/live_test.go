@@ -4,17 +4,15 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"net/http/httptest"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 
 	farmhttp "github.com/farmhq/farm/http"
+	"github.com/farmhq/farm/internal/testbed"
 	"github.com/farmhq/farm/static"
 	"github.com/farmhq/farm/store/sqlite"
 )
@@ -35,20 +33,8 @@ func instance(t *testing.T, path string) *httptest.Server {
 
 func send(t *testing.T, method, url, body string, header ...string) (int, []byte) {
 	t.Helper()
-	req, _ := http.NewRequest(method, url, strings.NewReader(body))
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	return res.StatusCode, b
+	code, _, b := testbed.Send(t, method, url, body, header...)
+	return code, b
 }
 
 // Two pages, each on another instance of one store, are live: a write

@@ -3,7 +3,6 @@ package couchdb_test
 import (
 	"context"
 	"encoding/json"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -63,20 +62,7 @@ func TestOriginalLayout(t *testing.T) {
 	defer srv.Close()
 	call := func(method, path, body string, header ...string) (int, http.Header, []byte) {
 		t.Helper()
-		req, _ := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
-		if body != "" {
-			req.Header.Set("Content-Type", "application/json")
-		}
-		for i := 0; i+1 < len(header); i += 2 {
-			req.Header.Set(header[i], header[i+1])
-		}
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer res.Body.Close()
-		b, _ := io.ReadAll(res.Body)
-		return res.StatusCode, res.Header, b
+		return testbed.Send(t, method, srv.URL+path, body, header...)
 	}
 	var a map[string]any
 	code, h, b := call("GET", "/api/v1/animal/daisy", "")

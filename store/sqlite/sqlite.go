@@ -89,8 +89,8 @@ type Store struct {
 
 var _ farm.AnimalStore = (*Store)(nil)
 
-// readCacheKiB is the page cache of each connection (SQLite's default);
-// the write connection's is larger (Options.WriteCacheMiB).
+// readCacheKiB is SQLite's default page cache, which the read connections
+// keep (the write connection's is larger: Options.WriteCacheMiB).
 const readCacheKiB = 2000
 
 // dsn is the connection string of a pool. WAL is a property of the file,
@@ -101,7 +101,6 @@ func dsn(path string) string {
 		"busy_timeout(10000)", // first: the others may need a lock
 		"synchronous(FULL)",   // in WAL mode, FULL syncs the WAL on every commit
 		"temp_store(MEMORY)",  // statement journals in memory, not in temporary files
-		fmt.Sprintf("cache_size(-%d)", readCacheKiB),
 	} {
 		q.Add("_pragma", p)
 	}
