@@ -212,20 +212,7 @@ var client = &http.Client{Timeout: 10 * time.Second, Transport: withToken{&http.
 
 func do(t *testing.T, method, u, body string) (int, http.Header, []byte) {
 	t.Helper()
-	req, err := http.NewRequest(method, u, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	res, err := client.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	return res.StatusCode, res.Header, b
+	return testbed.SendWith(t, client, method, u, body)
 }
 
 func TestShippedNginxConfig(t *testing.T) {

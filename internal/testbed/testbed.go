@@ -219,9 +219,16 @@ func (p *Prometheus) Eventually(t testing.TB, q string, want float64) {
 	t.Fatalf("%s = %v (present %v), want %v", q, last, seen, want)
 }
 
-// Send makes one HTTP request (a JSON body when body is not empty, and
-// header's name, value pairs) and returns the status, headers and body.
+// Send makes one HTTP request with http.DefaultClient: see SendWith.
 func Send(t testing.TB, method, url, body string, header ...string) (int, http.Header, []byte) {
+	t.Helper()
+	return SendWith(t, http.DefaultClient, method, url, body, header...)
+}
+
+// SendWith makes one HTTP request with c (a JSON body when body is not
+// empty, and header's name, value pairs) and returns the status, headers
+// and body.
+func SendWith(t testing.TB, c *http.Client, method, url, body string, header ...string) (int, http.Header, []byte) {
 	t.Helper()
 	req, err := http.NewRequest(method, url, strings.NewReader(body))
 	if err != nil {
@@ -233,7 +240,7 @@ func Send(t testing.TB, method, url, body string, header ...string) (int, http.H
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])
 	}
-	res, err := http.DefaultClient.Do(req)
+	res, err := c.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
