@@ -89,9 +89,10 @@ type committer struct {
 	done  chan struct{}
 	// commits counts commits, to drop old changes now and then.
 	commits int
-	// pending, while an import batch runs, gathers its count changes, to
-	// write them once at its end: a batch of ten thousand records moves a
-	// few dozen counts, not ten thousand (a fifth of an import's time).
+	// pending gathers a commit's count changes, to write them once before
+	// it commits: the writes of a commit move a few counts, each once
+	// (a write alone moves three), and an import batch of ten thousand
+	// records a few dozen, not ten thousand (a fifth of an import's time).
 	pending map[string]int
 }
 
@@ -132,7 +133,7 @@ func newCommitter(s *Store) (*committer, error) {
 		return nil, err
 	}
 	c := &committer{s: s, db: db, conn: conn, stmts: map[string]*sql.Stmt{},
-		ops: make(chan *op, 4096), done: make(chan struct{})}
+		ops: make(chan *op, 4096), done: make(chan struct{}), pending: map[string]int{}}
 	for _, q := range append([]string{qInsert, qSelect, qUpdate, qDelete, qTallyZero, qChange, qDropChanges}, qTally[1:]...) {
 		st, err := conn.PrepareContext(ctx, q)
 		if err != nil {
@@ -215,6 +216,7 @@ func (c *committer) run(batch []*op) {
 		return
 	}
 	var last int64
+	clear(c.pending)
 	for i, o := range batch {
 		if err := o.ctx.Err(); err != nil {
 			results[i] = resultOf(err)
@@ -228,6 +230,11 @@ func (c *committer) run(batch []*op) {
 		}
 		results[i] = res
 		last = max(last, res.seq)
+	}
+	if err := c.flushTally(ctx); err != nil {
+		c.conn.ExecContext(ctx, "ROLLBACK")
+		fail(err)
+		return
 	}
 	if last > 0 {
 		c.commits++
@@ -293,9 +300,7 @@ func (c *committer) create(ctx context.Context, o *op) (result, error) {
 		}
 		return resultOf(farm.Errorf(farm.ECONFLICT, "animal %q exists", a.ID)), nil
 	}
-	if err := c.tally(ctx, tallyDelta(nil, a)); err != nil {
-		return result{}, err
-	}
+	c.tally(tallyDelta(nil, a))
 	return c.change(ctx, changeCreated, a, nil)
 }
 
@@ -314,9 +319,7 @@ func (c *committer) replace(ctx context.Context, o *op) (result, error) {
 	if _, err := c.stmts[qUpdate].ExecContext(ctx, a.Species, a.Sex, null(a.Name), null(a.DOB), a.Rev, a.ID); err != nil {
 		return result{}, err
 	}
-	if err := c.tally(ctx, tallyDelta(cur, a)); err != nil {
-		return result{}, err
-	}
+	c.tally(tallyDelta(cur, a))
 	var was *farm.Animal
 	if cur.Species != a.Species || cur.Sex != a.Sex || cur.Name != a.Name || cur.DOB != a.DOB {
 		was = cur
@@ -338,9 +341,7 @@ func (c *committer) delete(ctx context.Context, o *op) (result, error) {
 	if _, err := c.stmts[qDelete].ExecContext(ctx, o.a.ID); err != nil {
 		return result{}, err
 	}
-	if err := c.tally(ctx, tallyDelta(cur, nil)); err != nil {
-		return result{}, err
-	}
+	c.tally(tallyDelta(cur, nil))
 	return c.change(ctx, changeDeleted, cur, nil)
 }
 
@@ -349,30 +350,6 @@ func (c *committer) delete(ctx context.Context, o *op) (result, error) {
 // sent again (retry) that was written already, with its revision, counts
 // as written.
 func (c *committer) importBatch(ctx context.Context, o *op) (result, error) {
-	c.pending = map[string]int{}
-	defer func() { c.pending = nil }()
-	res, err := c.importRecords(ctx, o)
-	if err != nil {
-		return result{}, err
-	}
-	// The batch's counts, six keys a statement, in a fixed order.
-	keys := slices.Sorted(maps.Keys(c.pending))
-	d := map[string]int{}
-	for i, k := range keys {
-		if n := c.pending[k]; n != 0 {
-			d[k] = n
-		}
-		if len(d) == 6 || i == len(keys)-1 {
-			if err := c.applyTally(ctx, d); err != nil {
-				return result{}, err
-			}
-			clear(d)
-		}
-	}
-	return res, nil
-}
-
-func (c *committer) importRecords(ctx context.Context, o *op) (result, error) {
 	res := result{outcomes: make([]farm.ImportOutcome, len(o.batch))}
 	stopped := false
 	for i := range o.batch {
@@ -452,16 +429,33 @@ var qTally = func() []string {
 	return q
 }()
 
-// tally changes the counts by d, or, in an import batch, gathers d for
-// the batch's end.
-func (c *committer) tally(ctx context.Context, d map[string]int) error {
-	if c.pending != nil {
-		for k, n := range d {
-			c.pending[k] += n
-		}
+// tally gathers the count changes d of a write, for its commit's end.
+func (c *committer) tally(d map[string]int) {
+	for k, n := range d {
+		c.pending[k] += n
+	}
+}
+
+// flushTally writes the commit's count changes, six keys a statement, in a
+// fixed order.
+func (c *committer) flushTally(ctx context.Context) error {
+	if len(c.pending) == 0 {
 		return nil
 	}
-	return c.applyTally(ctx, d)
+	keys := slices.Sorted(maps.Keys(c.pending))
+	d := make(map[string]int, 6)
+	for i, k := range keys {
+		if n := c.pending[k]; n != 0 {
+			d[k] = n
+		}
+		if len(d) == 6 || i == len(keys)-1 {
+			if err := c.applyTally(ctx, d); err != nil {
+				return err
+			}
+			clear(d)
+		}
+	}
+	return nil
 }
 
 // applyTally changes the counts of at most six keys by d.
