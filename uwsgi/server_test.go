@@ -1069,3 +1069,57 @@ func TestRequestContext(t *testing.T) {
 		t.Error("the request's context lives on after the handler returned, unlike net/http's")
 	}
 }
+
+// TestWorkers: connections one after another are served by goroutines
+// that stay (not a new goroutine, and a new stack, each), and the waiting
+// ones leave when the server shuts down.
+func TestWorkers(t *testing.T) {
+	before := runtime.NumGoroutine()
+	var mu sync.Mutex
+	stacks := map[string]int{}
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// The goroutine's id is the first line of its stack trace.
+		buf := make([]byte, 64)
+		buf = buf[:runtime.Stack(buf, false)]
+		id, _, _ := strings.Cut(string(buf), "[")
+		mu.Lock()
+		stacks[id]++
+		mu.Unlock()
+		w.Write([]byte("ok"))
+	})
+	ts := startServer(t, "unix", h, nil)
+	for range 50 {
+		if res := ts.do(t, nginxVars("GET", "/"), ""); res.StatusCode != 200 {
+			t.Fatalf("status %d", res.StatusCode)
+		}
+	}
+	mu.Lock()
+	if len(stacks) > 5 {
+		t.Errorf("50 connections one after another were served by %d goroutines, want a few", len(stacks))
+	}
+	mu.Unlock()
+	// Eight at once: eight workers, waiting once they are done.
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ts.do(t, nginxVars("GET", "/"), "")
+		}()
+	}
+	wg.Wait()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := ts.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	<-ts.served
+	ts.served <- nil // for the cleanup's Close
+	deadline := time.Now().Add(2 * time.Second)
+	for runtime.NumGoroutine() > before+2 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > before+2 {
+		t.Errorf("%d goroutines after Shutdown, %d before the server: workers left waiting", n, before)
+	}
+}
