@@ -102,6 +102,62 @@ func TestElectionAndCache(t *testing.T) {
 	}
 }
 
+// An instance whose cache is further behind than a catch-up reads (other
+// instances wrote meanwhile) forgets what it held, and still reads every
+// record as it is now: the changed one, the deleted one, the new ones.
+func TestCacheFarBehind(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "farm.db")
+	a := openAt(t, path, Options{})
+	b := openAt(t, path, Options{})
+	for _, id := range []string{"x", "y"} {
+		if err := b.CreateAnimal(ctx, &farm.Animal{ID: id, Species: "cow", Sex: "female", Name: "One"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	x, err := a.FindAnimal(ctx, "x") // cached by a
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.FindAnimal(ctx, "y"); err != nil {
+		t.Fatal(err)
+	}
+	if got, ok := a.cache.get("x", a.seq.load()); !ok || got.Name != "One" {
+		t.Fatalf("x is not cached: %+v, %v", got, ok)
+	}
+	// More changes than a catch-up reads, through b, x's change among them.
+	batch := make([]*farm.Animal, catchUpMax)
+	for i := range batch {
+		batch[i] = &farm.Animal{ID: fmt.Sprintf("n%05d", i), Species: "chicken", Sex: "male"}
+	}
+	if _, err := b.ImportAnimals(ctx, batch, farm.ImportFail); err != nil {
+		t.Fatal(err)
+	}
+	x2 := *x
+	x2.Name = "Two"
+	if err := b.ReplaceAnimal(ctx, &x2, x.Rev); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.DeleteAnimal(ctx, "y", ""); err != nil {
+		t.Fatal(err)
+	}
+	if lag := a.seq.load() - a.cache.at(); lag <= catchUpMax {
+		t.Fatalf("a is %d changes behind, want more than %d", lag, catchUpMax)
+	}
+	if got, err := a.FindAnimal(ctx, "x"); err != nil || got.Name != "Two" || got.Rev != x2.Rev {
+		t.Fatalf("a finds %+v, %v; want %+v", got, err, x2)
+	}
+	if _, err := a.FindAnimal(ctx, "y"); farm.ErrorCode(err) != farm.ENOTFOUND {
+		t.Fatalf("a finds the deleted y: %v", err)
+	}
+	if got, err := a.FindAnimal(ctx, "n00007"); err != nil || got.Species != "chicken" {
+		t.Fatalf("a finds %+v, %v", got, err)
+	}
+	if a.cache.at() != a.seq.load() {
+		t.Fatalf("a's cache at %d, the file at %d", a.cache.at(), a.seq.load())
+	}
+}
+
 // Writers keep writing through two followers while the writer stops and
 // another takes over: every write is answered, none fails, every
 // acknowledged one is there, and none is applied twice.
