@@ -58,7 +58,9 @@ func benchID(i int) string { return fmt.Sprintf("%07d-%07d", i*7919%1000003, i) 
 
 func BenchmarkFind(b *testing.B) {
 	s := bigStore(b)
-	ctx := context.Background()
+	// A request's context: one that can be cancelled, as net/http's is.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	b.Run("cached", func(b *testing.B) {
 		s.FindAnimal(ctx, benchID(7))
 		b.ReportAllocs()
@@ -82,7 +84,8 @@ func BenchmarkFind(b *testing.B) {
 
 func BenchmarkList(b *testing.B) {
 	s := bigStore(b)
-	ctx := context.Background()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	mid := benchID(benchRecords / 2)
 	for _, c := range []struct {
 		name string

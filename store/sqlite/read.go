@@ -14,6 +14,15 @@ const animalColumns = "id, species, sex, name, dob, rev"
 
 type rowScanner interface{ Scan(...any) error }
 
+// bounded is the context of a read whose work is bounded (a record by its
+// key; a listing: index ranges that stop at the page's end, counts from
+// tally rows, a deep page's rank index, built once for all): its
+// statements are not cancelled with the request. On a context that can
+// be cancelled, database/sql and the driver each start a goroutine a
+// statement to watch it, and the driver sets a progress handler: most of
+// the cost of a read that takes microseconds.
+func bounded(ctx context.Context) context.Context { return context.WithoutCancel(ctx) }
+
 func scanAnimal(r rowScanner) (*farm.Animal, error) {
 	var a farm.Animal
 	var name, dob sql.NullString
@@ -36,6 +45,7 @@ func (s *Store) FindAnimal(ctx context.Context, id string) (*farm.Animal, error)
 			return a, nil
 		}
 	}
+	ctx = bounded(ctx)
 	st, err := s.stmts.get(ctx, "SELECT "+animalColumns+" FROM animal WHERE id = ?")
 	if err != nil {
 		return nil, storeError(err)
@@ -59,6 +69,10 @@ func (s *Store) ListAnimals(ctx context.Context, f farm.AnimalFilter, p farm.Pag
 	if err := s.closed(); err != nil {
 		return nil, 0, err
 	}
+	if err := ctx.Err(); err != nil {
+		return nil, 0, err
+	}
+	ctx = bounded(ctx)
 	tx, err := s.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return nil, 0, storeError(err)
