@@ -289,6 +289,7 @@ func (s *Store) Ping(ctx context.Context) error {
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		s.isClosed.Store(true)
+		s.stmts.stopBackground() // before the pool closes: no connection outlives Close
 		s.closeErr = errors.Join(s.writer.close(), s.stmts.close(), s.read.Close(), s.seq.close())
 	})
 	return s.closeErr
@@ -300,6 +301,20 @@ type stmtCache struct {
 	db        *sql.DB
 	m         sync.Map // SQL text -> *sql.Stmt
 	preparing sync.Map // SQL text -> true, while prepared in the background
+	// background counts those preparations: Close waits for them, or one
+	// could hold a connection (and the database's files) open after it.
+	background sync.WaitGroup
+	mu         sync.Mutex
+	stopped    bool // no more of them
+}
+
+// stopBackground waits for the background preparations, and starts no
+// more.
+func (c *stmtCache) stopBackground() {
+	c.mu.Lock()
+	c.stopped = true
+	c.mu.Unlock()
+	c.background.Wait()
 }
 
 // inTx returns q's statement for use in tx. One not prepared yet is
@@ -313,10 +328,14 @@ func (c *stmtCache) inTx(ctx context.Context, tx *sql.Tx, q string) (*sql.Stmt, 
 		return tx.StmtContext(ctx, st.(*sql.Stmt)), nil
 	}
 	if _, busy := c.preparing.LoadOrStore(q, true); !busy {
-		go func() {
-			defer c.preparing.Delete(q)
-			c.get(context.Background(), q) // fails only when the pool is closed: then nothing needs it
-		}()
+		c.mu.Lock()
+		if !c.stopped {
+			c.background.Go(func() {
+				defer c.preparing.Delete(q)
+				c.get(context.Background(), q)
+			})
+		}
+		c.mu.Unlock()
 	}
 	return tx.PrepareContext(ctx, q)
 }
