@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -50,8 +51,9 @@ type Server struct {
 
 	// idle hands a new connection to a worker that is waiting for one;
 	// quit, closed at Shutdown or Close, sends the waiting ones away.
-	idle chan net.Conn
-	quit chan struct{}
+	idle    chan net.Conn
+	quit    chan struct{}
+	waiting atomic.Int32 // workers waiting on idle
 }
 
 // workerIdle is how long a goroutine that served a connection waits for
@@ -59,6 +61,10 @@ type Server struct {
 // connection would start each request on a new, small stack, and grow it
 // (a tenth of an instance's CPU, measured); a worker keeps its stack.
 const workerIdle = 10 * time.Second
+
+// maxIdleWorkers bounds the workers waiting at once: past a burst of many
+// connections, the others end at once rather than hold their stacks.
+const maxIdleWorkers = 128
 
 // readers holds the buffered readers of connections: one a request would
 // be garbage a request.
@@ -137,12 +143,19 @@ func (s *Server) work(conn net.Conn) {
 	defer t.Stop()
 	for {
 		s.serveConn(conn)
+		if s.waiting.Add(1) > maxIdleWorkers {
+			s.waiting.Add(-1)
+			return
+		}
 		t.Reset(workerIdle)
 		select {
 		case conn = <-s.idle:
+			s.waiting.Add(-1)
 		case <-t.C:
+			s.waiting.Add(-1)
 			return
 		case <-s.quit:
+			s.waiting.Add(-1)
 			return
 		}
 	}

@@ -1123,3 +1123,57 @@ func TestWorkers(t *testing.T) {
 		t.Errorf("%d goroutines after Shutdown, %d before the server: workers left waiting", n, before)
 	}
 }
+
+// TestWorkersBounded: after a burst of many connections at once, only a
+// bounded number of workers stays waiting for the next one.
+func TestWorkersBounded(t *testing.T) {
+	const burst = 300
+	before := runtime.NumGoroutine()
+	var in sync.WaitGroup
+	in.Add(burst)
+	release := make(chan struct{})
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		in.Done()
+		<-release
+		w.Write([]byte("ok"))
+	})
+	ts := startServer(t, "unix", h, nil)
+	var done sync.WaitGroup
+	errs := make(chan error, burst)
+	for range burst {
+		done.Add(1)
+		go func() {
+			defer done.Done()
+			c, err := net.DialTimeout("unix", ts.addr, 5*time.Second)
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(10 * time.Second))
+			c.Write(packet(t, nginxVars("GET", "/")))
+			res, err := http.ReadResponse(bufio.NewReader(c), nil)
+			if err == nil {
+				res.Body.Close()
+			}
+			if err != nil {
+				errs <- err
+			}
+		}()
+	}
+	in.Wait() // all of them at once
+	close(release)
+	done.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	// 128 may wait (maxIdleWorkers); the rest end.
+	deadline := time.Now().Add(2 * time.Second)
+	for runtime.NumGoroutine() > before+128+10 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine() - before; n > 128+10 {
+		t.Errorf("%d goroutines more than before a burst of %d connections: idle workers are not bounded", n, burst)
+	}
+}
