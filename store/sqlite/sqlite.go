@@ -306,13 +306,20 @@ type stmtCache struct {
 	background sync.WaitGroup
 	mu         sync.Mutex
 	stopped    bool // no more of them
+	// bgCtx is theirs, cancelled at Close: one waiting for a connection
+	// of a busy pool does not hold Close up.
+	bgCtx    context.Context
+	bgCancel context.CancelFunc
 }
 
-// stopBackground waits for the background preparations, and starts no
-// more.
+// stopBackground stops the background preparations, waits for them, and
+// starts no more.
 func (c *stmtCache) stopBackground() {
 	c.mu.Lock()
 	c.stopped = true
+	if c.bgCancel != nil {
+		c.bgCancel()
+	}
 	c.mu.Unlock()
 	c.background.Wait()
 }
@@ -330,9 +337,13 @@ func (c *stmtCache) inTx(ctx context.Context, tx *sql.Tx, q string) (*sql.Stmt, 
 	if _, busy := c.preparing.LoadOrStore(q, true); !busy {
 		c.mu.Lock()
 		if !c.stopped {
+			if c.bgCtx == nil {
+				c.bgCtx, c.bgCancel = context.WithCancel(context.Background())
+			}
+			ctx := c.bgCtx
 			c.background.Go(func() {
 				defer c.preparing.Delete(q)
-				c.get(context.Background(), q)
+				c.get(ctx, q)
 			})
 		}
 		c.mu.Unlock()

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"path/filepath"
 	"sync"
@@ -339,4 +340,44 @@ func tallyRows(t *testing.T, s *Store) map[string]int {
 		m[k] = n
 	}
 	return m
+}
+
+// Close is not held up by a statement being prepared in the background
+// while every read connection is taken: that preparation gives up.
+func TestCloseWithBusyPool(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(filepath.Join(t.TempDir(), "farm.db"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var txs []*sql.Tx
+	for range s.read.Stats().MaxOpenConnections {
+		tx, err := s.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		txs = append(txs, tx)
+	}
+	// A statement new to the cache, in a transaction: prepared on its
+	// connection, and on the pool in the background, which waits for one.
+	st, err := s.stmts.inTx(ctx, txs[0], "SELECT count(*) FROM animal WHERE species = 'busy pool'")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	time.Sleep(50 * time.Millisecond)
+	closed := make(chan error, 1)
+	go func() { closed <- s.Close() }()
+	select {
+	case <-closed:
+		for _, tx := range txs {
+			tx.Rollback()
+		}
+	case <-time.After(2 * time.Second):
+		t.Error("Close waits for the pool while every connection is taken")
+		for _, tx := range txs {
+			tx.Rollback()
+		}
+		<-closed
+	}
 }
