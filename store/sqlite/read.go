@@ -16,8 +16,9 @@ type rowScanner interface{ Scan(...any) error }
 
 // bounded is the context of a read whose work is bounded (a record by its
 // key; a listing: index ranges that stop at the page's end, counts from
-// tally rows, a deep page's rank index, built once for all): its
-// statements are not cancelled with the request. On a context that can
+// tally rows): its statements are not cancelled with the request. (A deep
+// page's rank index, a pass over a listing's ids when it is built, still
+// is.) On a context that can
 // be cancelled, database/sql and the driver each start a goroutine a
 // statement to watch it, and the driver sets a progress handler: most of
 // the cost of a read that takes microseconds.
@@ -44,6 +45,9 @@ func (s *Store) FindAnimal(ctx context.Context, id string) (*farm.Animal, error)
 		if a, ok := s.cached(ctx, id, seq); ok {
 			return a, nil
 		}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
 	}
 	ctx = bounded(ctx)
 	st, err := s.stmts.get(ctx, "SELECT "+animalColumns+" FROM animal WHERE id = ?")
@@ -72,6 +76,7 @@ func (s *Store) ListAnimals(ctx context.Context, f farm.AnimalFilter, p farm.Pag
 	if err := ctx.Err(); err != nil {
 		return nil, 0, err
 	}
+	req := ctx // a deep page's rank index may be built: that stops with the request
 	ctx = bounded(ctx)
 	tx, err := s.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
@@ -84,7 +89,7 @@ func (s *Store) ListAnimals(ctx context.Context, f farm.AnimalFilter, p farm.Pag
 	}
 	out := []*farm.Animal{}
 	if p.Limit > 0 && (p.After != "" || p.Before != "" || p.Offset < total) {
-		if out, err = s.page(ctx, tx, f, p, total); err != nil {
+		if out, err = s.page(ctx, req, tx, f, p, total); err != nil {
 			return nil, 0, storeError(err)
 		}
 		if out == nil {
@@ -185,7 +190,7 @@ func armArgs(args []any, f farm.AnimalFilter, kind [2]string, filtered bool, dir
 // page reads the records of f that p selects. A page by number starts at
 // its offset in the merged ranges: found by the rank index when it is deep
 // (rank.go), else by reading and skipping the records before it.
-func (s *Store) page(ctx context.Context, tx *sql.Tx, f farm.AnimalFilter, p farm.Page, total int) ([]*farm.Animal, error) {
+func (s *Store) page(ctx, req context.Context, tx *sql.Tx, f farm.AnimalFilter, p farm.Page, total int) ([]*farm.Animal, error) {
 	filtered := f != (farm.AnimalFilter{})
 	ks := [][2]string{{}}
 	if filtered {
@@ -199,7 +204,7 @@ func (s *Store) page(ctx context.Context, tx *sql.Tx, f farm.AnimalFilter, p far
 		dir, cursor = "before", p.Before
 	default:
 		skip = p.Offset
-		if lo, n, ok := s.rank.seek(ctx, s, tx, f, p.Offset, total); ok {
+		if lo, n, ok := s.rank.seek(req, s, tx, f, p.Offset, total); ok {
 			dir, cursor, skip = "from", lo, n
 		}
 	}

@@ -216,6 +216,9 @@ func (c *committer) run(batch []*op) {
 		return
 	}
 	var last int64
+	if len(c.pending) > 1024 {
+		c.pending = map[string]int{} // an import's: clear keeps the size
+	}
 	clear(c.pending)
 	for i, o := range batch {
 		if err := o.ctx.Err(); err != nil {
@@ -436,8 +439,8 @@ func (c *committer) tally(d map[string]int) {
 	}
 }
 
-// flushTally writes the commit's count changes, six keys a statement, in a
-// fixed order.
+// flushTally writes the commit's count changes, six keys a statement, the
+// keys in sorted order.
 func (c *committer) flushTally(ctx context.Context) error {
 	if len(c.pending) == 0 {
 		return nil
