@@ -150,12 +150,13 @@ func (s *Server) work(conn net.Conn) {
 		t.Reset(workerIdle)
 		select {
 		case conn = <-s.idle:
-			s.waiting.Add(-1)
 		case <-t.C:
-			s.waiting.Add(-1)
-			return
+			conn = nil
 		case <-s.quit:
-			s.waiting.Add(-1)
+			conn = nil
+		}
+		s.waiting.Add(-1)
+		if conn == nil {
 			return
 		}
 	}

@@ -18,8 +18,8 @@ import (
 // cache first reads the changes in between from the log and forgets the
 // records they touched (one query for however many requests arrive
 // meanwhile), or, more than catchUpMax behind (a burst of writes, an
-// import batch), forgets every record; a client that got its answer from one instance therefore
-// reads its own write through any other. A record read from the database
+// import batch), forgets every record; a client that got its answer from
+// one instance therefore reads its own write through any other. A record read from the database
 // is kept only when no change was committed while it was read, so a read
 // that raced a write never leaves the older version behind.
 
@@ -129,8 +129,9 @@ func (s *Store) cached(ctx context.Context, id string, seq int64) (*farm.Animal,
 
 // catchUpMax is the most changes a catch-up reads; a cache further behind
 // (a burst of writes through other instances while this one served no
-// reads, a batch of an import) forgets its records instead. Reading 20 000 changes took one
-// request 200-270 ms, and slowed every request of a one-core instance
-// meanwhile (p99 of GET animal/{id} 27-34 ms against 7 ms); a forgotten
-// record costs one read of the database when it is asked for again.
+// reads, a batch of an import) forgets its records instead. Reading
+// 20 000 changes took one request 200-270 ms, and slowed every request of
+// a one-core instance meanwhile (p99 of GET animal/{id} 27-34 ms against
+// 7 ms); a forgotten record costs one read of the database when it is
+// asked for again.
 const catchUpMax = 1000

@@ -16,12 +16,11 @@ type rowScanner interface{ Scan(...any) error }
 
 // bounded is the context of a read whose work is bounded (a record by its
 // key; a listing: index ranges that stop at the page's end, counts from
-// tally rows): its statements are not cancelled with the request. (A deep
+// tally rows): its statements are not cancelled with the request (a deep
 // page's rank index, a pass over a listing's ids when it is built, still
-// is.) On a context that can
-// be cancelled, database/sql and the driver each start a goroutine a
-// statement to watch it, and the driver sets a progress handler: most of
-// the cost of a read that takes microseconds.
+// is). On a context that can be cancelled, database/sql and the driver
+// each start a goroutine a statement to watch it, and the driver sets a
+// progress handler: most of the cost of a read that takes microseconds.
 func bounded(ctx context.Context) context.Context { return context.WithoutCancel(ctx) }
 
 func scanAnimal(r rowScanner) (*farm.Animal, error) {

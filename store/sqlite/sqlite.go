@@ -153,6 +153,7 @@ func Open(path string, opt Options) (*Store, error) {
 	s.read.SetMaxOpenConns(conns)
 	s.read.SetMaxIdleConns(conns)
 	s.stmts.db = s.read
+	s.stmts.bgCtx, s.stmts.bgCancel = context.WithCancel(context.Background())
 	if s.seq, err = openSeqFile(path + "-seq"); err != nil {
 		s.read.Close()
 		return nil, fmt.Errorf("sqlite: %s: %w", path, err)
@@ -303,23 +304,19 @@ type stmtCache struct {
 	preparing sync.Map // SQL text -> true, while prepared in the background
 	// background counts those preparations: Close waits for them, or one
 	// could hold a connection (and the database's files) open after it.
+	// bgCtx is theirs, cancelled at Close (none starts after): one waiting
+	// for a connection of a busy pool does not hold Close up.
 	background sync.WaitGroup
 	mu         sync.Mutex
-	stopped    bool // no more of them
-	// bgCtx is theirs, cancelled at Close: one waiting for a connection
-	// of a busy pool does not hold Close up.
-	bgCtx    context.Context
-	bgCancel context.CancelFunc
+	bgCtx      context.Context
+	bgCancel   context.CancelFunc
 }
 
 // stopBackground stops the background preparations, waits for them, and
 // starts no more.
 func (c *stmtCache) stopBackground() {
 	c.mu.Lock()
-	c.stopped = true
-	if c.bgCancel != nil {
-		c.bgCancel()
-	}
+	c.bgCancel()
 	c.mu.Unlock()
 	c.background.Wait()
 }
@@ -336,14 +333,10 @@ func (c *stmtCache) inTx(ctx context.Context, tx *sql.Tx, q string) (*sql.Stmt, 
 	}
 	if _, busy := c.preparing.LoadOrStore(q, true); !busy {
 		c.mu.Lock()
-		if !c.stopped {
-			if c.bgCtx == nil {
-				c.bgCtx, c.bgCancel = context.WithCancel(context.Background())
-			}
-			ctx := c.bgCtx
+		if c.bgCtx.Err() == nil {
 			c.background.Go(func() {
 				defer c.preparing.Delete(q)
-				c.get(ctx, q)
+				c.get(c.bgCtx, q)
 			})
 		}
 		c.mu.Unlock()
