@@ -48,8 +48,17 @@ func (s *Store) FindAnimal(ctx context.Context, id string) (*farm.Animal, error)
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	if a, ok, err := s.lookups.find(id); ok {
+		if err != nil {
+			return nil, storeError(err)
+		}
+		if s.cache != nil {
+			s.cache.put(a, seq, s.seq.load())
+		}
+		return a, nil
+	}
 	ctx = bounded(ctx)
-	st, err := s.stmts.get(ctx, "SELECT "+animalColumns+" FROM animal WHERE id = ?")
+	st, err := s.stmts.get(ctx, findQuery)
 	if err != nil {
 		return nil, storeError(err)
 	}

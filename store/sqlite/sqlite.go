@@ -74,7 +74,8 @@ type Store struct {
 	opt  Options
 	read *sql.DB // deferred transactions, many connections
 
-	stmts stmtCache // the read pool's prepared statements
+	stmts   stmtCache // the read pool's prepared statements
+	lookups *lookups  // reads by id that miss the cache (lookup.go)
 
 	writer *writer // the election, and the committer or the link to it
 	seq    *seqFile
@@ -149,9 +150,10 @@ func Open(path string, opt Options) (*Store, error) {
 	// of memory with their overhead; measured on 2 cores against a
 	// million records: 8 connections 99 MiB resident, 4 connections 65 MiB,
 	// the same requests/s).
-	conns := max(4, 2*runtime.GOMAXPROCS(0))
-	s.read.SetMaxOpenConns(conns)
-	s.read.SetMaxIdleConns(conns)
+	// The lookups (lookup.go) keep one a core for themselves, besides.
+	conns, lookups := max(4, 2*runtime.GOMAXPROCS(0)), max(2, runtime.GOMAXPROCS(0))
+	s.read.SetMaxOpenConns(conns + lookups)
+	s.read.SetMaxIdleConns(conns + lookups)
 	s.stmts.db = s.read
 	s.stmts.bgCtx, s.stmts.bgCancel = context.WithCancel(context.Background())
 	if s.seq, err = openSeqFile(path + "-seq"); err != nil {
@@ -175,7 +177,13 @@ func Open(path string, opt Options) (*Store, error) {
 		s.cache = newCache(opt.CacheSize, last)
 	}
 	s.rank = newRankIndex(opt.RankBucket, last)
+	if s.lookups, err = newLookups(s, lookups); err != nil {
+		s.seq.close()
+		s.read.Close()
+		return nil, fmt.Errorf("sqlite: %s: %w", path, err)
+	}
 	if _, err = startWriter(s); err != nil {
+		s.lookups.close()
 		s.seq.close()
 		s.read.Close()
 		return nil, fmt.Errorf("sqlite: %s: %w", path, err)
@@ -291,7 +299,7 @@ func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		s.isClosed.Store(true)
 		s.stmts.stopBackground() // before the pool closes: no connection outlives Close
-		s.closeErr = errors.Join(s.writer.close(), s.stmts.close(), s.read.Close(), s.seq.close())
+		s.closeErr = errors.Join(s.writer.close(), s.lookups.close(), s.stmts.close(), s.read.Close(), s.seq.close())
 	})
 	return s.closeErr
 }

@@ -1,0 +1,217 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/farmhq/farm"
+)
+
+// A read of a record by id that misses the record cache goes through a
+// lookup: a read connection of its own whose read transaction stays open
+// from one lookup to the next for as long as no write has been committed
+// (the shared sequence file has not moved). Each SQLite read transaction
+// takes and drops a read lock on the -shm file (two fcntl calls) and
+// checks the file's size; with a million records those were a fifth of
+// a lookup. The statement runs on the driver's connection itself
+// (sql.Conn.Raw), without database/sql's per-query work.
+//
+// A snapshot is as fresh as the sequence says: the writer stores the
+// sequence after its commit and before it answers, so a client that got a
+// write's answer finds the sequence moved, and the next lookup begins a
+// new transaction. An open transaction keeps the WAL from being restarted
+// from its start, so one left open while writes go on is ended by the
+// next lookup, or by the sweep after idleAfter.
+
+// idleAfter is how long a lookup's transaction may stay open unused.
+const idleAfter = 100 * time.Millisecond
+
+const findQuery = "SELECT " + animalColumns + " FROM animal WHERE id = ?"
+
+type lookups struct {
+	s    *Store
+	free chan *lookup
+	n    int
+	stop chan struct{}
+	done sync.WaitGroup
+}
+
+type lookup struct {
+	conn *sql.Conn
+	stmt driver.Stmt
+	open bool      // a read transaction is open
+	seq  int64     // the sequence when it began
+	used time.Time // when it last served
+	args [1]driver.NamedValue
+	dest [6]driver.Value
+}
+
+// rawConn is what a lookup needs of the driver's connection.
+type rawConn interface {
+	driver.ConnPrepareContext
+	driver.ExecerContext
+}
+
+func newLookups(s *Store, n int) (*lookups, error) {
+	ls := &lookups{s: s, free: make(chan *lookup, n), stop: make(chan struct{})}
+	for range n {
+		c, err := s.read.Conn(context.Background())
+		if err != nil {
+			ls.close()
+			return nil, err
+		}
+		ls.free <- &lookup{conn: c, args: [1]driver.NamedValue{{Ordinal: 1}}}
+		ls.n++
+	}
+	ls.done.Add(1)
+	go ls.sweep()
+	return ls, nil
+}
+
+// find reads the record id; ok is false when no lookup was free (the
+// caller reads through the pool instead: it never waits here).
+func (ls *lookups) find(id string) (a *farm.Animal, ok bool, err error) {
+	var l *lookup
+	select {
+	case l = <-ls.free:
+	default:
+		return nil, false, nil
+	}
+	defer func() { ls.free <- l }()
+	err = l.conn.Raw(func(dc any) error {
+		c, isRaw := dc.(rawConn)
+		if !isRaw {
+			return errors.New("sqlite: the driver's connection cannot prepare")
+		}
+		var err error
+		a, err = l.find(c, ls.s.seq.load(), id)
+		if err != nil && l.open && farm.ErrorCode(err) != farm.ENOTFOUND {
+			// A failed read leaves no transaction behind.
+			c.ExecContext(context.Background(), "ROLLBACK", nil)
+			l.open = false
+		}
+		return err
+	})
+	return a, true, err
+}
+
+func (l *lookup) find(c rawConn, seq int64, id string) (*farm.Animal, error) {
+	ctx := context.Background()
+	if l.stmt == nil {
+		st, err := c.PrepareContext(ctx, findQuery)
+		if err != nil {
+			return nil, err
+		}
+		l.stmt = st
+	}
+	if l.open && l.seq != seq {
+		l.open = false
+		if _, err := c.ExecContext(ctx, "COMMIT", nil); err != nil {
+			return nil, err
+		}
+	}
+	if !l.open {
+		if _, err := c.ExecContext(ctx, "BEGIN", nil); err != nil {
+			return nil, err
+		}
+		// The snapshot is taken by the first read, after this: it is at
+		// least as new as seq.
+		l.open, l.seq = true, seq
+	}
+	l.used = time.Now()
+	l.args[0].Value = id
+	rows, err := l.stmt.(driver.StmtQueryContext).QueryContext(ctx, l.args[:])
+	if err != nil {
+		return nil, err
+	}
+	err = rows.Next(l.dest[:])
+	if errors.Is(err, io.EOF) {
+		if err := rows.Close(); err != nil {
+			return nil, err
+		}
+		return nil, farm.Errorf(farm.ENOTFOUND, "animal %q not found", id)
+	}
+	if err != nil {
+		rows.Close()
+		return nil, err
+	}
+	a := &farm.Animal{}
+	for i, dst := range [...]*string{&a.ID, &a.Species, &a.Sex, &a.Name, &a.DOB, &a.Rev} {
+		switch v := l.dest[i].(type) {
+		case string:
+			*dst = v
+		case []byte:
+			*dst = string(v)
+		case nil:
+		default:
+			rows.Close()
+			return nil, errors.New("sqlite: an animal's column is not text")
+		}
+		l.dest[i] = nil
+	}
+	return a, rows.Close()
+}
+
+// sweep ends the transactions left open by lookups unused for idleAfter.
+func (ls *lookups) sweep() {
+	defer ls.done.Done()
+	t := time.NewTicker(idleAfter)
+	defer t.Stop()
+	for {
+		select {
+		case <-ls.stop:
+			return
+		case <-t.C:
+		}
+		var idle []*lookup
+	take:
+		for range ls.n {
+			select {
+			case l := <-ls.free:
+				idle = append(idle, l)
+			default:
+				break take // the others are in use: not idle
+			}
+		}
+		for _, l := range idle {
+			if l.open && time.Since(l.used) >= idleAfter {
+				l.end()
+			}
+			ls.free <- l
+		}
+	}
+}
+
+// end ends the lookup's transaction.
+func (l *lookup) end() {
+	l.open = false
+	l.conn.Raw(func(dc any) error {
+		if c, ok := dc.(rawConn); ok {
+			c.ExecContext(context.Background(), "COMMIT", nil)
+		}
+		return nil
+	})
+}
+
+// close ends every lookup, waiting for those in use.
+func (ls *lookups) close() error {
+	close(ls.stop)
+	ls.done.Wait()
+	var errs []error
+	for range ls.n {
+		l := <-ls.free
+		if l.open {
+			l.end()
+		}
+		if l.stmt != nil {
+			l.conn.Raw(func(any) error { return l.stmt.Close() })
+		}
+		errs = append(errs, l.conn.Close())
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,85 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/farmhq/farm"
+)
+
+// A lookup keeps its read transaction between reads: what another
+// instance commits meanwhile is still read at once, and a transaction
+// left idle is ended, so that the WAL can be restarted.
+func TestLookupSnapshots(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "farm.db")
+	a := openAt(t, path, Options{CacheSize: -1}) // the writer
+	b := openAt(t, path, Options{CacheSize: -1}) // without a record cache every read is a lookup
+	find := func(id string) (*farm.Animal, error) {
+		t.Helper()
+		got, err := b.FindAnimal(ctx, id)
+		if err != nil && farm.ErrorCode(err) != farm.ENOTFOUND {
+			t.Fatal(err)
+		}
+		return got, err
+	}
+	if _, err := find("x"); err == nil {
+		t.Fatal("b finds x before it exists")
+	}
+	x := &farm.Animal{ID: "x", Species: "cow", Sex: "female", Name: "One"}
+	if err := a.CreateAnimal(ctx, x); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := find("x"); err != nil || got.Name != "One" || got.Rev != x.Rev {
+		t.Fatalf("after a's create b finds %+v, %v", got, err)
+	}
+	y := *x
+	y.Name = "Two"
+	if err := a.ReplaceAnimal(ctx, &y, x.Rev); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := find("x"); err != nil || got.Name != "Two" || got.Rev != y.Rev {
+		t.Fatalf("after a's change b finds %+v, %v", got, err)
+	}
+	if err := a.DeleteAnimal(ctx, "x", ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := find("x"); err == nil {
+		t.Fatal("after a's delete b still finds x")
+	}
+
+	// b's lookups hold a snapshot; a commits past it. Once they have been
+	// idle a while, the WAL can be checkpointed and truncated: nothing
+	// reads an old snapshot.
+	for range 5 {
+		find("x")
+	}
+	if err := a.CreateAnimal(ctx, &farm.Animal{ID: "y", Species: "cow", Sex: "male"}); err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("sqlite", "file:"+path) // no busy timeout: a reader in the way is SQLITE_BUSY at once
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		var busy, frames, done int
+		if err := db.QueryRow("PRAGMA wal_checkpoint(TRUNCATE)").Scan(&busy, &frames, &done); err != nil {
+			t.Fatal(err)
+		}
+		if busy == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the WAL cannot be truncated 5 s after the last read: a lookup's transaction is still open")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if got, err := find("y"); err != nil || got.Sex != "male" {
+		t.Fatalf("after the checkpoint b finds %+v, %v", got, err)
+	}
+}
