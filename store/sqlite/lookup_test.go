@@ -10,9 +10,10 @@ import (
 	"github.com/farmhq/farm"
 )
 
-// A lookup keeps its read transaction between reads: what another
-// instance commits meanwhile is still read at once, and a transaction
-// left idle is ended, so that the WAL can be restarted.
+// Lookups read what another instance commits at once, and hold no
+// snapshot between reads: right after them, the WAL can be checkpointed
+// and truncated (a lookup that kept its read transaction open, as one
+// version did, fails both).
 func TestLookupSnapshots(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "farm.db")
@@ -51,9 +52,8 @@ func TestLookupSnapshots(t *testing.T) {
 		t.Fatal("after a's delete b still finds x")
 	}
 
-	// b's lookups hold a snapshot; a commits past it. Once they have been
-	// idle a while, the WAL can be checkpointed and truncated: nothing
-	// reads an old snapshot.
+	// b's lookups have read; a commits. The WAL can be checkpointed and
+	// truncated: nothing holds an old snapshot.
 	for range 5 {
 		find("x")
 	}
@@ -75,11 +75,43 @@ func TestLookupSnapshots(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatal("the WAL cannot be truncated 5 s after the last read: a lookup's transaction is still open")
+			t.Fatal("the WAL cannot be truncated 5 s after the last read: a lookup holds a snapshot")
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 	if got, err := find("y"); err != nil || got.Sex != "male" {
 		t.Fatalf("after the checkpoint b finds %+v, %v", got, err)
+	}
+}
+
+// A lookup whose connection is gone reads through the pool, and gets a
+// new connection for the next reads.
+func TestLookupConnectionGone(t *testing.T) {
+	ctx := context.Background()
+	s := openAt(t, filepath.Join(t.TempDir(), "farm.db"), Options{CacheSize: -1})
+	if err := s.CreateAnimal(ctx, &farm.Animal{ID: "x", Species: "cow", Sex: "female"}); err != nil {
+		t.Fatal(err)
+	}
+	all := func() []*lookup {
+		ls := make([]*lookup, 0, s.lookups.n)
+		for range s.lookups.n {
+			ls = append(ls, <-s.lookups.free)
+		}
+		return ls
+	}
+	for _, l := range all() {
+		l.conn.Close()
+		s.lookups.free <- l
+	}
+	for range 2 * s.lookups.n {
+		if _, err := s.FindAnimal(ctx, "x"); err != nil {
+			t.Fatalf("with the lookups' connections gone: %v", err)
+		}
+	}
+	for _, l := range all() {
+		if err := l.conn.PingContext(ctx); err != nil {
+			t.Errorf("a lookup kept its closed connection: %v", err)
+		}
+		s.lookups.free <- l
 	}
 }
