@@ -5,23 +5,42 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"errors"
+	"fmt"
 	"io"
+	"sync"
+	"time"
 
 	"github.com/farmhq/farm"
 )
 
 // A read of a record by id that misses the record cache goes through a
 // lookup: a read connection of its own, with the statement prepared on
-// it, run on the driver's connection itself (sql.Conn.Raw), without
-// database/sql's work for each query (its locks, conversions and
-// allocations: a third of a read, measured).
+// it and run on the driver's connection itself (sql.Conn.Raw), without
+// database/sql's work. Its read transaction stays open from one read to
+// the next while no write has been committed (the shared sequence has
+// not moved): beginning and ending a SQLite read transaction (the -shm
+// file's locks, the WAL index's header, the file's size) was half of a
+// read, measured.
 //
-// Measured and not kept: holding the lookup's read transaction open from
-// one read to the next while no write was committed, which skips the two
-// fcntl calls of each SQLite read transaction. A reader holding a
-// snapshot across a commit keeps that commit's checkpoint from reaching
-// the WAL's end, so the WAL is never restarted: under mixed load it grew
-// to 600 MB in two minutes.
+// A snapshot is as fresh as the sequence says: the writer stores the
+// sequence after its commit and before it answers, so a client that got
+// a write's answer finds it moved, and the next read begins anew.
+//
+// The WAL is restarted from its start only at a commit when no reader
+// holds a snapshot of it, and the checkpoint that copies it back cannot
+// pass the oldest snapshot held. Readers that always hold one keep it
+// from ever restarting: under mixed load it grew to 600 MB in two
+// minutes. So every holdEvery commits the writer asks (in the sequence
+// file) that readers hold no snapshot; lookups then read one statement
+// at a time, as any reader, until the writer has seen the WAL restart
+// and withdraws the request (write.go). A transaction left idle is ended
+// after idleAfter by the sweep.
+
+// lookupCacheKiB is a lookup connection's page cache.
+const lookupCacheKiB = 1024
+
+// idleAfter is how long a lookup's transaction may stay open unused.
+const idleAfter = 20 * time.Millisecond
 
 const findQuery = "SELECT " + animalColumns + " FROM animal WHERE id = ?"
 
@@ -29,11 +48,16 @@ type lookups struct {
 	s    *Store
 	free chan *lookup
 	n    int
+	stop chan struct{}
+	done sync.WaitGroup
 }
 
 type lookup struct {
 	conn *sql.Conn
 	stmt driver.Stmt
+	open bool      // a read transaction is open
+	seq  int64     // the sequence when it began
+	used time.Time // when it last served
 	args [1]driver.NamedValue
 	dest [6]driver.Value
 }
@@ -41,19 +65,29 @@ type lookup struct {
 // rawConn is what a lookup needs of the driver's connection.
 type rawConn interface {
 	driver.ConnPrepareContext
+	driver.ExecerContext
 }
 
 func newLookups(s *Store, n int) (*lookups, error) {
-	ls := &lookups{s: s, free: make(chan *lookup, n)}
+	ls := &lookups{s: s, free: make(chan *lookup, n), stop: make(chan struct{})}
 	for range n {
 		c, err := s.read.Conn(context.Background())
 		if err != nil {
 			ls.close()
 			return nil, err
 		}
+		// A small page cache: a read at random among many records finds
+		// its leaf page in none, and the tree's upper pages fit in 1 MiB.
+		if _, err := c.ExecContext(context.Background(), fmt.Sprintf("PRAGMA cache_size = -%d", lookupCacheKiB)); err != nil {
+			c.Close()
+			ls.close()
+			return nil, err
+		}
 		ls.free <- &lookup{conn: c, args: [1]driver.NamedValue{{Ordinal: 1}}}
 		ls.n++
 	}
+	ls.done.Add(1)
+	go ls.sweep()
 	return ls, nil
 }
 
@@ -73,14 +107,19 @@ func (ls *lookups) find(id string) (a *farm.Animal, ok bool, err error) {
 			return errors.New("sqlite: the driver's connection cannot prepare")
 		}
 		var err error
-		a, err = l.find(c, id)
+		a, err = l.find(c, ls.s.seq.load(), ls.s.seq.holding(), id)
+		if err != nil && l.open && farm.ErrorCode(err) != farm.ENOTFOUND {
+			// A failed read leaves no transaction behind.
+			c.ExecContext(context.Background(), "ROLLBACK", nil)
+			l.open = false
+		}
 		return err
 	})
 	if errors.Is(err, sql.ErrConnDone) || errors.Is(err, driver.ErrBadConn) {
 		// The connection is gone: this read goes through the pool, and
 		// the lookup gets a new connection.
 		l.conn.Close()
-		l.stmt = nil
+		l.stmt, l.open = nil, false
 		if c, cerr := ls.s.read.Conn(context.Background()); cerr == nil {
 			l.conn = c
 		}
@@ -89,7 +128,10 @@ func (ls *lookups) find(id string) (a *farm.Animal, ok bool, err error) {
 	return a, true, err
 }
 
-func (l *lookup) find(c rawConn, id string) (*farm.Animal, error) {
+// find reads id at seq: in the open transaction if it began at seq, else
+// in a new one, kept open for the next reads unless the writer asks
+// (hold) that none be.
+func (l *lookup) find(c rawConn, seq int64, hold bool, id string) (*farm.Animal, error) {
 	ctx := context.Background()
 	if l.stmt == nil {
 		st, err := c.PrepareContext(ctx, findQuery)
@@ -98,6 +140,21 @@ func (l *lookup) find(c rawConn, id string) (*farm.Animal, error) {
 		}
 		l.stmt = st
 	}
+	if l.open && (l.seq != seq || hold) {
+		l.open = false
+		if _, err := c.ExecContext(ctx, "COMMIT", nil); err != nil {
+			return nil, err
+		}
+	}
+	if !l.open && !hold {
+		if _, err := c.ExecContext(ctx, "BEGIN", nil); err != nil {
+			return nil, err
+		}
+		// The snapshot is taken by the first read, after this: it is at
+		// least as new as seq.
+		l.open, l.seq = true, seq
+	}
+	l.used = time.Now()
 	l.args[0].Value = id
 	rows, err := l.stmt.(driver.StmtQueryContext).QueryContext(ctx, l.args[:])
 	if err != nil {
@@ -131,11 +188,58 @@ func (l *lookup) find(c rawConn, id string) (*farm.Animal, error) {
 	return a, rows.Close()
 }
 
+// sweep ends the transactions of lookups unused for idleAfter.
+func (ls *lookups) sweep() {
+	defer ls.done.Done()
+	t := time.NewTicker(idleAfter)
+	defer t.Stop()
+	idle := make([]*lookup, 0, ls.n)
+	for {
+		select {
+		case <-ls.stop:
+			return
+		case <-t.C:
+		}
+		idle = idle[:0]
+	take:
+		for range ls.n {
+			select {
+			case l := <-ls.free:
+				idle = append(idle, l)
+			default:
+				break take // the others are in use: not idle
+			}
+		}
+		for _, l := range idle {
+			if l.open && time.Since(l.used) >= idleAfter {
+				l.end()
+			}
+			ls.free <- l
+		}
+	}
+}
+
+// end ends the lookup's transaction.
+func (l *lookup) end() {
+	l.open = false
+	l.conn.Raw(func(dc any) error {
+		if c, ok := dc.(rawConn); ok {
+			c.ExecContext(context.Background(), "COMMIT", nil)
+		}
+		return nil
+	})
+}
+
 // close closes every lookup, waiting for those in use.
 func (ls *lookups) close() error {
+	close(ls.stop)
+	ls.done.Wait()
 	var errs []error
 	for range ls.n {
 		l := <-ls.free
+		if l.open {
+			l.end()
+		}
 		if l.stmt != nil {
 			l.conn.Raw(func(any) error { return l.stmt.Close() })
 		}

@@ -21,10 +21,14 @@ import (
 // exclusively, which it can take only when no other store, in any
 // process, has the database open. flock, not fcntl: SQLite's own locks on
 // the database are fcntl's, and the two never meet.
+//
+// Its second word is the writer's request that readers hold no snapshot
+// between reads (lookup.go): while it is set, the WAL can be restarted.
 type seqFile struct {
-	f   *os.File
-	mem []byte
-	v   *atomic.Int64
+	f    *os.File
+	mem  []byte
+	v    *atomic.Int64
+	hold *atomic.Int64
 }
 
 const seqFileSize = 4096
@@ -42,7 +46,7 @@ func openSeqFile(path string) (*seqFile, error) {
 		lf.Close()
 		return nil, err
 	}
-	return &seqFile{f: lf, mem: mem, v: (*atomic.Int64)(unsafe.Pointer(&mem[0]))}, nil
+	return &seqFile{f: lf, mem: mem, v: (*atomic.Int64)(unsafe.Pointer(&mem[0])), hold: (*atomic.Int64)(unsafe.Pointer(&mem[8]))}, nil
 }
 
 // shareSeqFile opens the sequence file at path and takes its shared lock:
@@ -118,6 +122,18 @@ func (f *seqFile) store(seq int64) {
 			return
 		}
 	}
+}
+
+// holding reports whether the writer asks readers to hold no snapshot.
+func (f *seqFile) holding() bool { return f.hold.Load() != 0 }
+
+// setHold sets or clears that request.
+func (f *seqFile) setHold(on bool) {
+	var v int64
+	if on {
+		v = 1
+	}
+	f.hold.Store(v)
 }
 
 // close gives the lock up and leaves the mapping in place: a read racing

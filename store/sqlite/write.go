@@ -94,6 +94,56 @@ type committer struct {
 	// (a write alone moves three), and an import batch of ten thousand
 	// records a few dozen, not ten thousand (a fifth of an import's time).
 	pending map[string]int
+	// wal: the request that readers hold no snapshot (lookup.go), made
+	// now and then so that the WAL restarts.
+	wal walHold
+}
+
+// walHold is the writer's side of the readers' snapshots (lookup.go):
+// every holdEvery commits it looks at the WAL, and when it has grown past
+// holdFrames asks readers to hold no snapshot, until a commit has
+// restarted it (fewer frames than when asked), or for holdMax at most (a
+// frozen instance's lookup holds its snapshot until it runs again).
+type walHold struct {
+	on     bool
+	since  time.Time
+	frames int // the WAL's frames when asked
+	count  int // commits since the last look
+}
+
+const (
+	holdEvery  = 64
+	holdFrames = 1000 // SQLite's own checkpoint threshold, in pages
+	holdMax    = 2 * time.Second
+)
+
+// afterCommit is the WAL's part of a commit: see walHold.
+func (c *committer) afterCommit(ctx context.Context) {
+	h := &c.wal
+	if !h.on {
+		if h.count++; h.count < holdEvery {
+			return
+		}
+		h.count = 0
+		if frames, err := c.walFrames(ctx); err == nil && frames >= holdFrames {
+			h.on, h.since, h.frames = true, time.Now(), frames
+			c.s.seq.setHold(true)
+		}
+		return
+	}
+	frames, err := c.walFrames(ctx)
+	if err == nil && frames < h.frames || time.Since(h.since) > holdMax {
+		h.on = false
+		c.s.seq.setHold(false)
+	}
+}
+
+// walFrames checkpoints what the readers' snapshots let it, and returns
+// how many frames the WAL holds.
+func (c *committer) walFrames(ctx context.Context) (int, error) {
+	var busy, frames, done int
+	err := c.conn.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &frames, &done)
+	return frames, err
 }
 
 // CommitStats reports this instance's commits since it began writing the
@@ -142,6 +192,7 @@ func newCommitter(s *Store) (*committer, error) {
 		}
 		c.stmts[q] = st
 	}
+	s.seq.setHold(false) // a writer that ended while it asked did not withdraw it
 	go c.loop()
 	return c, nil
 }
@@ -158,6 +209,9 @@ func (c *committer) stop() error {
 }
 
 func (c *committer) closeDB() error {
+	if c.wal.on {
+		c.s.seq.setHold(false)
+	}
 	var errs []error
 	for _, st := range c.stmts {
 		errs = append(errs, st.Close())
@@ -266,6 +320,7 @@ func (c *committer) run(batch []*op) {
 	for i, o := range batch {
 		o.done(results[i])
 	}
+	c.afterCommit(ctx)
 }
 
 // apply runs one write inside the batch's transaction. A rule it breaks is
