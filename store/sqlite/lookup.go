@@ -71,15 +71,8 @@ type rawConn interface {
 func newLookups(s *Store, n int) (*lookups, error) {
 	ls := &lookups{s: s, free: make(chan *lookup, n), stop: make(chan struct{})}
 	for range n {
-		c, err := s.read.Conn(context.Background())
+		c, err := ls.conn()
 		if err != nil {
-			ls.close()
-			return nil, err
-		}
-		// A small page cache: a read at random among many records finds
-		// its leaf page in none, and the tree's upper pages fit in 1 MiB.
-		if _, err := c.ExecContext(context.Background(), fmt.Sprintf("PRAGMA cache_size = -%d", lookupCacheKiB)); err != nil {
-			c.Close()
 			ls.close()
 			return nil, err
 		}
@@ -89,6 +82,22 @@ func newLookups(s *Store, n int) (*lookups, error) {
 	ls.done.Add(1)
 	go ls.sweep()
 	return ls, nil
+}
+
+// conn takes a connection of the read pool for a lookup.
+func (ls *lookups) conn() (*sql.Conn, error) {
+	ctx := context.Background()
+	c, err := ls.s.read.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	// A small page cache: a read at random among many records finds its
+	// leaf page in none, and the tree's upper pages fit in 1 MiB.
+	if _, err := c.ExecContext(ctx, fmt.Sprintf("PRAGMA cache_size = -%d", lookupCacheKiB)); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
 }
 
 // find reads the record id; ok is false when no lookup was free (the
@@ -120,7 +129,7 @@ func (ls *lookups) find(id string) (a *farm.Animal, ok bool, err error) {
 		// the lookup gets a new connection.
 		l.conn.Close()
 		l.stmt, l.open = nil, false
-		if c, cerr := ls.s.read.Conn(context.Background()); cerr == nil {
+		if c, cerr := ls.conn(); cerr == nil {
 			l.conn = c
 		}
 		return nil, false, nil
