@@ -100,8 +100,9 @@ func (ls *lookups) conn() (*sql.Conn, error) {
 	return c, nil
 }
 
-// find reads the record id; ok is false when no lookup was free (the
-// caller reads through the pool instead: it never waits here).
+// find reads the record id (nil when there is none); ok is false when no
+// lookup was free (the caller reads through the pool instead: it never
+// waits here).
 func (ls *lookups) find(id string) (a *farm.Animal, ok bool, err error) {
 	var l *lookup
 	select {
@@ -117,7 +118,7 @@ func (ls *lookups) find(id string) (a *farm.Animal, ok bool, err error) {
 		}
 		var err error
 		a, err = l.find(c, ls.s.seq.load(), ls.s.seq.holding(), id)
-		if err != nil && l.open && farm.ErrorCode(err) != farm.ENOTFOUND {
+		if err != nil && l.open {
 			// A failed read leaves no transaction behind.
 			c.ExecContext(context.Background(), "ROLLBACK", nil)
 			l.open = false
@@ -171,10 +172,7 @@ func (l *lookup) find(c rawConn, seq int64, hold bool, id string) (*farm.Animal,
 	}
 	err = rows.Next(l.dest[:])
 	if errors.Is(err, io.EOF) {
-		if err := rows.Close(); err != nil {
-			return nil, err
-		}
-		return nil, farm.Errorf(farm.ENOTFOUND, "animal %q not found", id)
+		return nil, rows.Close()
 	}
 	if err != nil {
 		rows.Close()

@@ -33,6 +33,8 @@ func scanAnimal(r rowScanner) (*farm.Animal, error) {
 	return &a, nil
 }
 
+func notFound(id string) error { return farm.Errorf(farm.ENOTFOUND, "animal %q not found", id) }
+
 // FindAnimal implements farm.AnimalStore. A record read once is served
 // from the cache until a change to it is committed, by any instance.
 func (s *Store) FindAnimal(ctx context.Context, id string) (*farm.Animal, error) {
@@ -52,6 +54,9 @@ func (s *Store) FindAnimal(ctx context.Context, id string) (*farm.Animal, error)
 		if err != nil {
 			return nil, storeError(err)
 		}
+		if a == nil {
+			return nil, notFound(id)
+		}
 		if s.cache != nil {
 			s.cache.put(a, seq, s.seq.load())
 		}
@@ -64,7 +69,7 @@ func (s *Store) FindAnimal(ctx context.Context, id string) (*farm.Animal, error)
 	}
 	a, err := scanAnimal(st.QueryRowContext(ctx, id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, farm.Errorf(farm.ENOTFOUND, "animal %q not found", id)
+		return nil, notFound(id)
 	}
 	if err != nil {
 		return nil, storeError(err)
