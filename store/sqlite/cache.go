@@ -19,9 +19,10 @@ import (
 // records they touched (one query for however many requests arrive
 // meanwhile), or, more than catchUpMax behind (a burst of writes, an
 // import batch), forgets every record; a client that got its answer from
-// one instance therefore reads its own write through any other. A record read from the database
-// is kept only when no change was committed while it was read, so a read
-// that raced a write never leaves the older version behind.
+// one instance therefore reads its own write through any other. A record
+// read from the database is kept only when no change was committed while
+// it was read, so a read that raced a write never leaves the older
+// version behind.
 
 type cache struct {
 	mu      sync.RWMutex
