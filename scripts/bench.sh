@@ -160,14 +160,16 @@ http { access_log off; client_body_temp_path tmp; proxy_temp_path tmp; uwsgi_tem
 }
 
 # deployment NAME: a copy of the deployment, so that this never touches
-# logs/ or data/ here; every copy shares one database, and the write token
-# every request carries (writes need it; the rest carry it too, alike).
+# logs/ or data/ here, with a database of its own ($work/data/NAME.db: a
+# stack's 2 instances share theirs, as in production, and no other process
+# writes it) and the write token every request carries (writes need it;
+# the rest carry it too, alike).
 deployment() {
   local d="$work/$1"
   mkdir -p "$d/data/production"
   cp -r farm_start.sh farm_stop.sh scripts conf static "$d/"
   (umask 077 && echo "$FARM_TOKEN" >"$d/data/production/write_token")
-  sed -i "s#^SQLITE_PATH = .*#SQLITE_PATH = '$work/data/farm.db'#" "$d/conf/farm_uwsgi.cfg"
+  sed -i "s#^SQLITE_PATH = .*#SQLITE_PATH = '$work/data/$1.db'#" "$d/conf/farm_uwsgi.cfg"
   printf '%s' "$d"
 }
 
@@ -208,7 +210,7 @@ for t in uwsgi:21520:21600 http:21521:21610; do
 done
 wait_up http://127.0.0.1:21505/api/v1/_about
 wait_up http://127.0.0.1:21506/api/v1/_about
-"$work/seed" http://127.0.0.1:21510 bench 1000
+for port in 21510 21520 21521; do "$work/seed" "http://127.0.0.1:$port" bench 1000; done
 
 ceiling_urls=(
   bare_http=http://127.0.0.1:21501/api/v1/_about
@@ -280,7 +282,7 @@ wait "$freezer"
 
 say "== two instances writing one database: A with 24 connections, B with 8"
 for x in A:21530 B:21532; do
-  (cd "$direct" && FARM_PORT=${x#*:} FARM_IF=127.0.0.1 UWSGI_SOCKET= HTTP_SOCKET= METRICS_ADDR=127.0.0.1:$((${x#*:} + 1)) \
+  (cd "$direct" && SQLITE_PATH="$work/data/two.db" FARM_PORT=${x#*:} FARM_IF=127.0.0.1 UWSGI_SOCKET= HTTP_SOCKET= METRICS_ADDR=127.0.0.1:$((${x#*:} + 1)) \
     exec "$FARM" -c conf/farm_uwsgi.cfg start >"$work/logs/two_${x%:*}.log" 2>&1) & pids+=($!)
 done
 wait_up http://127.0.0.1:21531/readyz
