@@ -46,6 +46,11 @@ type op struct {
 
 	ctx  context.Context // the client's; the op is skipped when it ended before the op ran
 	done func(result)
+
+	// A follower's write: its connection and number, for the committer
+	// to answer it first and send the answer itself (run).
+	peer   *peerConn
+	peerID uint64
 }
 
 // result is how a write ended: an error code and message (empty when it
@@ -97,6 +102,8 @@ type committer struct {
 	// wal: the request that readers hold no snapshot (lookup.go), made
 	// now and then so that the WAL restarts.
 	wal walHold
+	// peers: the followers' connections a batch's answers go to (answer).
+	peers []*peerConn
 }
 
 // walHold is the writer's side of the readers' snapshots (lookup.go):
@@ -317,10 +324,36 @@ func (c *committer) run(batch []*op) {
 		// through any instance finds the caches told.
 		c.s.seq.store(last)
 	}
-	for i, o := range batch {
-		o.done(results[i])
-	}
+	c.answer(batch, results)
 	c.afterCommit(ctx)
+}
+
+// answer answers a committed batch: the followers' writes first, their
+// answers sent from here, then this instance's. A follower's client waits
+// for one more hop than a local one (the answer's write, the follower's
+// read); leaving it to the connection's flusher added the flusher's wake
+// up, and the instance with fewer clients got under its share of the
+// writes (0.24 of them with 8 of 32 clients, measured).
+func (c *committer) answer(batch []*op, results []result) {
+	c.peers = c.peers[:0]
+	for i, o := range batch {
+		if pc := o.peer; pc != nil {
+			pc.queue(o.peerID, results[i])
+			if !slices.Contains(c.peers, pc) {
+				c.peers = append(c.peers, pc)
+			}
+			batch[i] = nil
+		}
+	}
+	for _, pc := range c.peers {
+		pc.send()
+	}
+	clear(c.peers)
+	for i, o := range batch {
+		if o != nil {
+			o.done(results[i])
+		}
+	}
 }
 
 // apply runs one write inside the batch's transaction. A rule it breaks is

@@ -612,6 +612,7 @@ func (pc *peerConn) read() {
 		}
 		o.ctx = context.Background()
 		o.done = func(r result) { pc.answer(id, r) }
+		o.peer, o.peerID = pc, id
 		pc.w.mu.Lock()
 		c, closing := pc.w.c, pc.w.closing
 		pc.w.mu.Unlock()
@@ -631,19 +632,36 @@ func (pc *peerConn) read() {
 	}
 }
 
-// answer queues an answer; the flusher sends the answers of a batch in
-// one write.
+// answer queues an answer; the flusher sends the answers queued together
+// in one write. (A committed batch's are queued and sent by the committer
+// itself: queue, send.)
 func (pc *peerConn) answer(id uint64, r result) {
+	pc.queue(id, r)
+	select {
+	case pc.flush <- struct{}{}:
+	default:
+	}
+}
+
+// queue adds an answer to those to send.
+func (pc *peerConn) queue(id uint64, r result) {
 	pc.mu.Lock()
 	if !pc.closed {
 		pc.buf = encodeResult(pc.buf[:0], id, r)
 		writeFrame(pc.bw, pc.buf)
 	}
 	pc.mu.Unlock()
-	select {
-	case pc.flush <- struct{}{}:
-	default:
+}
+
+// send sends the answers queued.
+func (pc *peerConn) send() {
+	pc.mu.Lock()
+	if !pc.closed {
+		if err := pc.bw.Flush(); err != nil {
+			pc.conn.Close()
+		}
 	}
+	pc.mu.Unlock()
 }
 
 func (pc *peerConn) flusher() {
@@ -653,13 +671,7 @@ func (pc *peerConn) flusher() {
 			return
 		case <-pc.flush:
 		}
-		pc.mu.Lock()
-		if !pc.closed {
-			if err := pc.bw.Flush(); err != nil {
-				pc.conn.Close()
-			}
-		}
-		pc.mu.Unlock()
+		pc.send()
 	}
 }
 

@@ -1,10 +1,13 @@
 package sqlite
 
 import (
+	"bufio"
 	"context"
 	"database/sql"
 	"fmt"
+	"net"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -379,5 +382,61 @@ func TestCloseWithBusyPool(t *testing.T) {
 			tx.Rollback()
 		}
 		<-closed
+	}
+}
+
+// TestAnswerFollowersFirst: a committed batch's answers to a follower are
+// on its connection before any write of the writer's own is answered, so
+// the follower's clients, a hop further, are not served later than their
+// share (the fairness across instances of scripts/bench.sh's two-instance
+// test).
+func TestAnswerFollowersFirst(t *testing.T) {
+	ln, err := net.Listen("unix", filepath.Join(t.TempDir(), "s"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	follower, err := net.Dial("unix", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer follower.Close()
+	conn, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pc := &peerConn{conn: conn, bw: bufio.NewWriter(conn), flush: make(chan struct{}, 1), done: make(chan struct{})}
+	defer pc.close()
+
+	// arrived: the answers the follower has received by now.
+	br := bufio.NewReader(follower)
+	arrived := func() (ids []uint64) {
+		for {
+			follower.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+			frame, err := readFrame(br, nil)
+			if err != nil {
+				return ids
+			}
+			id, _, err := decodeResult(frame)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids = append(ids, id)
+		}
+	}
+	var seen [][]uint64
+	local := func() *op {
+		return &op{done: func(result) { seen = append(seen, arrived()) }}
+	}
+	batch := []*op{local(), {peer: pc, peerID: 7}, local(), {peer: pc, peerID: 9}}
+	c := &committer{}
+	c.answer(batch, make([]result, len(batch)))
+	if len(seen) != 2 || !slices.Equal(seen[0], []uint64{7, 9}) || len(seen[1]) != 0 {
+		t.Fatalf("what the follower had received when each local write was answered: %v; want [[7 9] []]", seen)
+	}
+	select {
+	case <-pc.flush:
+		t.Fatal("the committer left its answers to the flusher")
+	default:
 	}
 }
