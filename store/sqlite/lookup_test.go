@@ -159,3 +159,49 @@ func TestWALRestartsUnderLookups(t *testing.T) {
 		t.Errorf("the WAL is %d MiB after 1 500 commits of one record each: it is not restarted", fi.Size()>>20)
 	}
 }
+
+// A lookup reads a record as one text and splits it: every field comes
+// back as stored, absent ones empty, and a name holding the separator
+// (which validation refuses, but another program may have written) whole.
+func TestLookupFields(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "farm.db")
+	s := openAt(t, path, Options{CacheSize: -1})
+	ctx := context.Background()
+	for _, a := range []farm.Animal{
+		{ID: "hen-1", Species: farm.SpeciesChicken, Sex: farm.SexFemale, Name: "Ruß \"Öl\" 🐔", DOB: "2020-02-29"},
+		{ID: "cow_2.~", Species: farm.SpeciesCow, Sex: farm.SexMale},
+		{ID: "odd", Species: farm.SpeciesCow, Sex: farm.SexFemale, Name: "later"},
+	} {
+		if err := s.CreateAnimal(ctx, &a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(5000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec("UPDATE animal SET name = 'a' || char(31) || 'b' || char(31) WHERE id = 'odd'"); err != nil {
+		t.Fatal(err)
+	}
+	for id, want := range map[string]farm.Animal{
+		"hen-1":   {ID: "hen-1", Species: "chicken", Sex: "female", Name: "Ruß \"Öl\" 🐔", DOB: "2020-02-29"},
+		"cow_2.~": {ID: "cow_2.~", Species: "cow", Sex: "male"},
+		"odd":     {ID: "odd", Species: "cow", Sex: "female", Name: "a\x1fb\x1f"},
+	} {
+		got, ok, err := s.lookups.find(id)
+		if err != nil || !ok || got == nil {
+			t.Fatalf("find(%q): %v, %v, %v", id, got, ok, err)
+		}
+		if got.Rev == "" {
+			t.Errorf("find(%q): no revision", id)
+		}
+		want.Rev = got.Rev
+		if *got != want {
+			t.Errorf("find(%q) = %+v, want %+v", id, *got, want)
+		}
+	}
+	if got, ok, err := s.lookups.find("none"); got != nil || !ok || err != nil {
+		t.Errorf("find(none) = %v, %v, %v; want nil, true, nil", got, ok, err)
+	}
+}
