@@ -56,6 +56,19 @@ instance_env() { # the environment that makes instance $1 unique
   # (measured on 2 cores with 2 instances: half again the requests of two
   # runtimes that each schedule on both cores; docs/benchmarks.md).
   printf '%s\n' "GOMAXPROCS=${GOMAXPROCS:-$(( $(nproc) / FARM_INSTANCES > 1 ? $(nproc) / FARM_INSTANCES : 1 ))}"
+  # Keep the Go runtime's monitor thread (sysmon) from parking. It parks
+  # whenever every P of the runtime is idle, which with one core's share
+  # is between any two requests, and the next system call then wakes it
+  # (a futex, a thread switch): through NGINX on 2 cores that was a third
+  # of an instance's CPU a request. A schedtrace interval keeps it awake
+  # (it then sleeps 20 us to 10 ms a round, backing off when idle). Its
+  # other effects: a scheduler summary line on stderr every 24.8 days (the
+  # longest interval; at start too when the machine has been up longer),
+  # and one in a crash's dump. docs/operations.md.
+  case ,${GODEBUG:-}, in
+    *,schedtrace=*) printf '%s\n' "GODEBUG=$GODEBUG" ;;
+    *) printf '%s\n' "GODEBUG=${GODEBUG:+$GODEBUG,}schedtrace=2147483647" ;;
+  esac
   # Only the socket NGINX uses: the other transport's is set empty, over
   # the configuration's.
   if [ "$FARM_TRANSPORT" = http ]; then
