@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
@@ -46,8 +47,29 @@ func Main(m *testing.M, version string, bin *string) {
 }
 
 // FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+// It is drawn below the kernel's ephemeral range: a port from that range
+// (what listening on port 0 gives) can be taken, between this check and
+// the program's own bind, as the local end of any connection another test
+// opens meanwhile (an e2e run failed so: "port ... is taken").
 func FreePort(t testing.TB) int {
 	t.Helper()
+	low := 32768
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		if f := strings.Fields(string(b)); len(f) == 2 {
+			if n, err := strconv.Atoi(f[0]); err == nil {
+				low = n
+			}
+		}
+	}
+	if low > 12000 {
+		for range 100 {
+			port := 10000 + rand.IntN(low-10000)
+			if ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port)); err == nil {
+				ln.Close()
+				return port
+			}
+		}
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
