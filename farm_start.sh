@@ -28,6 +28,9 @@
 #                               127.0.0.1:(FARM_METRICS_PORT + i)
 #   FARM_TRANSPORT=uwsgi        how NGINX reaches farm: uwsgi or http
 #   FARM_NGINX_WORKERS          NGINX's worker processes (default: half the cores)
+#   FARM_SCHED_POLICY=batch     the instances' scheduling policy: batch
+#                               (SCHED_BATCH: a woken instance does not preempt
+#                               NGINX) or other (the kernel's default)
 #   FARM_NGINX_CONNS=64         per client address: connections at once,
 #   FARM_NGINX_RATE=100         requests a second,
 #   FARM_NGINX_BURST=200        and a burst above the rate (429 past them;

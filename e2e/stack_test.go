@@ -5,6 +5,7 @@ package e2e
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -237,9 +238,44 @@ func TestShippedNginxConfig(t *testing.T) {
 // /api reaches farm over uwsgi, and with two instances on one store what
 // is written through NGINX is read back through NGINX, whichever instance
 // answers.
+// schedPolicy is the scheduling policy of every thread of process pid
+// (sched(7): 0 SCHED_OTHER, 3 SCHED_BATCH), or an error when they differ.
+func schedPolicy(pid int) (int, error) {
+	tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/stat", pid))
+	if err != nil || len(tasks) == 0 {
+		return 0, fmt.Errorf("threads of %d: %v", pid, err)
+	}
+	policy := -1
+	for _, f := range tasks {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return 0, err
+		}
+		// The fields after the command's closing parenthesis; policy is
+		// the 41st field of the whole line.
+		rest := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+		p, err := strconv.Atoi(rest[41-3])
+		if err != nil {
+			return 0, fmt.Errorf("%s: %v", f, err)
+		}
+		if policy != -1 && p != policy {
+			return 0, fmt.Errorf("threads of %d under policies %d and %d", pid, policy, p)
+		}
+		policy = p
+	}
+	return policy, nil
+}
+
 func TestStaticFromNginxAPIThroughUwsgi(t *testing.T) {
 	s := newStack(t, 2)
 	s.start()
+	// The instances run under SCHED_BATCH (scripts/stack.sh sched_policy),
+	// every thread of them.
+	for _, name := range []string{"farm_1", "farm_2"} {
+		if p, err := schedPolicy(s.pid(name)); err != nil || p != 3 {
+			t.Errorf("%s's scheduling policy: %d %v, want 3 (SCHED_BATCH)", name, p, err)
+		}
+	}
 	code, h, body := do(t, "GET", s.url("/"), "")
 	if code != 200 || !strings.Contains(string(body), "<title>farm</title>") || h.Get("Server") != "nginx" || h.Get("Cache-Control") == "" {
 		t.Fatalf("static index: %d %v %.100s", code, h, body)
@@ -394,8 +430,11 @@ func sampleValue(t *testing.T, exposition, series string) float64 {
 }
 
 func TestHTTPTransport(t *testing.T) {
-	s := newStack(t, 2, "FARM_TRANSPORT=http")
+	s := newStack(t, 2, "FARM_TRANSPORT=http", "FARM_SCHED_POLICY=other")
 	s.start()
+	if p, err := schedPolicy(s.pid("farm_1")); err != nil || p != 0 {
+		t.Errorf("scheduling policy with FARM_SCHED_POLICY=other: %d %v, want 0 (SCHED_OTHER)", p, err)
+	}
 	code, h, body := do(t, "POST", s.url("/api/v1/animal"), `{"id": "h1", "species": "chicken", "sex": "male"}`)
 	if code != 201 || h.Get("Location") != s.url("/api/v1/animal/h1") {
 		t.Fatalf("POST over HTTP sockets: %d %v %s", code, h, body)
@@ -738,6 +777,11 @@ func TestStartRefusesWhatItCannotRun(t *testing.T) {
 	}
 	if out, err := s.run("farm_start.sh"); err == nil || !strings.Contains(out, "is in use") {
 		t.Errorf("socket taken: %v\n%s", err, out)
+	}
+	// A scheduling policy it does not know.
+	s = newStack(t, 1, "FARM_SCHED_POLICY=fifo")
+	if out, err := s.run("farm_start.sh"); err == nil || !strings.Contains(out, "FARM_SCHED_POLICY must be batch or other") {
+		t.Errorf("bad policy: %v\n%s", err, out)
 	}
 	// NGINX missing.
 	s = newStack(t, 1, "FARM_NGINX=/nonexistent/nginx")

@@ -25,6 +25,7 @@ stack_init() {
   FARM_PORT_NGINX=${FARM_PORT_NGINX:-44444}
   FARM_METRICS_PORT=${FARM_METRICS_PORT:-9100}
   FARM_TRANSPORT=${FARM_TRANSPORT:-uwsgi}
+  FARM_SCHED_POLICY=${FARM_SCHED_POLICY:-batch}
   FARM_BIN=${FARM_BIN:-bin/farm}
   FARM_START_TIMEOUT=${FARM_START_TIMEOUT:-30}
   FARM_STOP_TIMEOUT=${FARM_STOP_TIMEOUT:-40}
@@ -37,6 +38,10 @@ stack_init() {
   LOGS=logs
   case $FARM_INSTANCES in ''|*[!0-9]*|0) die "FARM_INSTANCES must be a whole number of at least 1, not '$FARM_INSTANCES'" ;; esac
   case $FARM_TRANSPORT in uwsgi|http) ;; *) die "FARM_TRANSPORT must be uwsgi or http, not '$FARM_TRANSPORT'" ;; esac
+  case $FARM_SCHED_POLICY in batch|other) ;; *) die "FARM_SCHED_POLICY must be batch or other, not '$FARM_SCHED_POLICY'" ;; esac
+  if [ "$FARM_SCHED_POLICY" = batch ] && ! command -v chrt >/dev/null 2>&1; then
+    die "FARM_SCHED_POLICY=batch needs chrt (util-linux): install it, or set FARM_SCHED_POLICY=other"
+  fi
   for v in FARM_PORT_NGINX FARM_METRICS_PORT FARM_START_TIMEOUT FARM_STOP_TIMEOUT FARM_NGINX_WORKERS FARM_NGINX_CONNS FARM_NGINX_RATE FARM_NGINX_BURST; do
     case ${!v} in ''|*[!0-9]*) die "$v must be a whole number, not '${!v}'" ;; esac
   done
@@ -328,14 +333,28 @@ backup_logs() {
   [ "$moved" = 0 ] || say "logs backed up to $dir"
 }
 
+# sched_policy prints the command that starts an instance under
+# FARM_SCHED_POLICY. batch (SCHED_BATCH, the default): an instance woken by
+# a request does not preempt the process running on that core, which is
+# NGINX with the next requests in hand more often than not; it runs at
+# NGINX's next pause, or on another core. Under the default policy, every
+# request that found an instance idle took the core from NGINX: on 2
+# cores, NGINX was switched out once every two requests, and GET through
+# NGINX reached 13-18% fewer requests a second (docs/benchmarks.md). Batch
+# threads are not niced: over a scheduling period they get the same CPU.
+sched_policy() {
+  if [ "$FARM_SCHED_POLICY" = batch ]; then echo chrt --batch 0; fi
+}
+
 start_instance() {
   local i=$1
   forget "$LOGS/farm_$i.pid"
   [ -f "$LOGS/farm_$i.pid" ] && die "instance $i is already running (pid $(cat "$LOGS/farm_$i.pid"))"
   local vars
   mapfile -t vars < <(instance_env "$i")
-  # setsid: the instance outlives this script and its terminal.
-  env "${vars[@]}" setsid "$FARM_BIN" -c "$FARM_CONFIG" start \
+  # setsid: the instance outlives this script and its terminal. chrt:
+  # its threads' scheduling policy (sched_policy).
+  env "${vars[@]}" setsid $(sched_policy) "$FARM_BIN" -c "$FARM_CONFIG" start \
     </dev/null >>"$LOGS/farm_$i.log" 2>&1 &
   echo $! >"$LOGS/farm_$i.pid"
 }
