@@ -121,17 +121,20 @@ func start(ctx context.Context, cfg *config.Config, env Env) error {
 		Feed:         changeFeed(raw, m, cfg),
 		MaxStreams:   cfg.MaxStreams,
 	}, farmhttp.Listen{
-		HTTPAddr:    httpAddr,
-		HTTPSocket:  cfg.HTTPSocket,
-		UwsgiSocket: cfg.UwsgiSocket,
-		UwsgiAddr:   cfg.UwsgiAddr,
-		OpsAddr:     cfg.MetricsAddr,
-		SocketMode:  cfg.SocketMode,
-		ReadTimeout: time.Duration(cfg.ReadTimeout) * time.Second,
+		HTTPAddr:          httpAddr,
+		HTTPSocket:        cfg.HTTPSocket,
+		UwsgiSocket:       cfg.UwsgiSocket,
+		UwsgiAddr:         cfg.UwsgiAddr,
+		OpsAddr:           cfg.MetricsAddr,
+		WritesHTTPSocket:  cfg.HTTPWrites,
+		WritesUwsgiSocket: cfg.UwsgiWrites,
+		SocketMode:        cfg.SocketMode,
+		ReadTimeout:       time.Duration(cfg.ReadTimeout) * time.Second,
 	})
 	if err := srv.Open(); err != nil {
 		return err
 	}
+	writesSockets(ctx, raw, cfg, srv, log)
 	log.Info("farm started", "version", build.Version, "instance", instanceName(cfg),
 		"store", cfg.Datastore, "config", cfg.File, "pid", os.Getpid())
 	var serveErr error
@@ -145,6 +148,29 @@ func start(ctx context.Context, cfg *config.Config, env Env) error {
 	}
 	log.Info("stopped")
 	return serveErr
+}
+
+// writesSockets opens the writes sockets (UWSGI_WRITES_SOCKET,
+// HTTP_WRITES_SOCKET) once this instance writes the database, whenever
+// that is. Only a store with one writer among the instances (SQLite) says
+// so; with another, NGINX sends writes to the instances' own sockets. A
+// socket that cannot be opened costs the hop it would save, not the
+// writes: it is logged, and the instance serves on.
+func writesSockets(ctx context.Context, st any, cfg *config.Config, srv *farmhttp.Server, log *slog.Logger) {
+	e, ok := st.(interface{ Elected() <-chan struct{} })
+	if !ok || cfg.UwsgiWrites == "" && cfg.HTTPWrites == "" {
+		return
+	}
+	go func() {
+		select {
+		case <-e.Elected():
+		case <-ctx.Done():
+			return
+		}
+		if err := srv.OpenWrites(); err != nil {
+			log.Error("this instance writes the database, and cannot open the writes socket: NGINX sends writes through the other instances", "err", err)
+		}
+	}()
 }
 
 // changeFeed is the store's change feed, counted in the metrics.

@@ -41,6 +41,8 @@ type Config struct {
 	UwsgiSocket    string      // UWSGI_SOCKET: unix socket path for the uwsgi protocol (NGINX uwsgi_pass)
 	UwsgiAddr      string      // UWSGI_ADDR: host:port for the uwsgi protocol over TCP
 	HTTPSocket     string      // HTTP_SOCKET: unix socket path for HTTP (NGINX proxy_pass)
+	UwsgiWrites    string      // UWSGI_WRITES_SOCKET: the uwsgi socket of the instance that writes the database
+	HTTPWrites     string      // HTTP_WRITES_SOCKET: the HTTP socket of the instance that writes the database
 	SocketMode     os.FileMode // SOCKET_MODE: file mode of the unix sockets
 	MaxInFlight    int         // MAX_IN_FLIGHT: requests answered at once; 503 past it
 	MaxStreams     int         // MAX_STREAMS: change feed streams open at once; 503 past it
@@ -126,6 +128,10 @@ var specs = []spec{
 		check: hostPort, set: func(c *Config, v any) { c.UwsgiAddr = v.(string) }},
 	{key: "HTTP_SOCKET", kind: kString, def: "", doc: "unix socket for HTTP, for NGINX's proxy_pass to an upstream with keepalive",
 		set: func(c *Config, v any) { c.HTTPSocket = v.(string) }},
+	{key: "UWSGI_WRITES_SOCKET", kind: kString, def: "", doc: "unix socket for the uwsgi protocol that only the instance writing the SQLite database listens on (whichever it is), for NGINX to send writes to first; shared by the instances (e.g. '/run/farm/farm_writes.socket')",
+		set: func(c *Config, v any) { c.UwsgiWrites = v.(string) }},
+	{key: "HTTP_WRITES_SOCKET", kind: kString, def: "", doc: "as UWSGI_WRITES_SOCKET, for HTTP",
+		set: func(c *Config, v any) { c.HTTPWrites = v.(string) }},
 	{key: "SOCKET_MODE", kind: kString, def: "0660", doc: "file mode of the unix sockets, octal; NGINX's workers must be able to connect",
 		check: octalMode, set: func(c *Config, v any) {
 			m, _ := strconv.ParseUint(v.(string), 8, 32)

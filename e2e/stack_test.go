@@ -667,6 +667,66 @@ func rollingRestartAndKill(t *testing.T, transport string) {
 // timeout, asks the other instance, and keeps it out while it stays
 // frozen. Zero failed GETs; the few requests caught in the first seconds
 // wait at most the read timeout, well outside the 99th percentile.
+// posts is how many POSTs each instance answered 201, by its own metrics.
+func (s *stack) posts() []float64 {
+	s.t.Helper()
+	n := make([]float64, s.n)
+	for i := range s.n {
+		res, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", s.metrics+i+1))
+		if err != nil {
+			continue // killed
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		n[i] = sampleValue(s.t, string(b), `farm_http_requests_total{code="201",method="POST",route="/api/v1/animal"}`)
+	}
+	return n
+}
+
+// postAll POSTs n animals through NGINX and returns how many each
+// instance answered.
+func postAll(t *testing.T, s *stack, prefix string, n int) []float64 {
+	t.Helper()
+	before := s.posts()
+	for i := range n {
+		body := fmt.Sprintf(`{"id": "%s-%d", "species": "cow", "sex": "female"}`, prefix, i)
+		if code, _, b := do(t, "POST", s.url("/api/v1/animal"), body); code != 201 {
+			t.Fatalf("POST %s-%d: %d %s", prefix, i, code, b)
+		}
+	}
+	after := s.posts()
+	for i := range after {
+		after[i] -= before[i]
+	}
+	return after
+}
+
+// Writes go to the instance that writes the database, on its writes
+// socket, not through another instance; when it dies (kill -9), they go on
+// through the others, and then to the new writer's writes socket.
+func TestWritesGoToTheWriter(t *testing.T) {
+	for _, transport := range []string{"uwsgi", "http"} {
+		t.Run(transport, func(t *testing.T) {
+			s := newStack(t, 3, "FARM_TRANSPORT="+transport)
+			s.start()
+			got := postAll(t, s, "a", 12)
+			writer := slices.Index(got, 12)
+			if writer < 0 {
+				t.Fatalf("POSTs answered by each instance: %v; want all by one", got)
+			}
+			if err := syscall.Kill(s.pid(fmt.Sprintf("farm_%d", writer+1)), syscall.SIGKILL); err != nil {
+				t.Fatal(err)
+			}
+			postAll(t, s, "b", 12)              // through the others, while NGINX finds the socket dead
+			time.Sleep(2500 * time.Millisecond) // NGINX's fail_timeout: it tries the writes socket again
+			got = postAll(t, s, "c", 12)
+			if next := slices.Index(got, 12); next < 0 || next == writer {
+				t.Fatalf("after the writer's kill, POSTs answered by each instance: %v; want all by one survivor", got)
+			}
+		})
+	}
+}
+
 func TestFrozenInstance(t *testing.T) {
 	s := newStack(t, 2)
 	s.start()
@@ -717,12 +777,21 @@ func TestPrometheusSumsInstances(t *testing.T) {
 			t.Fatalf("POST: %d %s", code, body)
 		}
 	}
+	for i := range n {
+		if code, _, body := do(t, "GET", s.url(fmt.Sprintf("/api/v1/animal/p-%d", i)), ""); code != 200 {
+			t.Fatalf("GET: %d %s", code, body)
+		}
+	}
+	// The writes went to one instance, the writer (TestWritesGoToTheWriter),
+	// the reads to all; the sums are every instance's counts together.
 	prom.Eventually(t, `sum(farm_http_requests_total{job="farm", method="POST", route="/api/v1/animal"})`, n)
-	// Every instance took a share: the sum is not one instance's count.
+	prom.Eventually(t, `sum(farm_http_requests_total{job="farm", method="GET", route="/api/v1/animal/{id}"})`, n)
+	// Every instance took a share of the reads: the sum is not one
+	// instance's count.
 	for i := 1; i <= 3; i++ {
-		v, ok := prom.Query(t, fmt.Sprintf(`sum(farm_http_requests_total{job="farm", instance="127.0.0.1:%d", method="POST"})`, s.metrics+i))
+		v, ok := prom.Query(t, fmt.Sprintf(`sum(farm_http_requests_total{job="farm", instance="127.0.0.1:%d", method="GET", route="/api/v1/animal/{id}"})`, s.metrics+i))
 		if !ok || v == 0 || v == n {
-			t.Errorf("instance %d counted %v of %d POSTs", i, v, n)
+			t.Errorf("instance %d counted %v of %d GETs", i, v, n)
 		}
 	}
 }

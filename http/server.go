@@ -19,12 +19,17 @@ import (
 
 // Listen says where a Server listens; an empty field opens nothing.
 type Listen struct {
-	HTTPAddr    string      // host:port: the API over HTTP
-	HTTPSocket  string      // unix socket path: the API over HTTP (NGINX proxy_pass)
-	UwsgiSocket string      // unix socket path: the API over uwsgi (NGINX uwsgi_pass)
-	UwsgiAddr   string      // host:port: the API over uwsgi
-	OpsAddr     string      // host:port: metrics and health of this instance alone
-	SocketMode  os.FileMode // of the unix sockets
+	HTTPAddr    string // host:port: the API over HTTP
+	HTTPSocket  string // unix socket path: the API over HTTP (NGINX proxy_pass)
+	UwsgiSocket string // unix socket path: the API over uwsgi (NGINX uwsgi_pass)
+	UwsgiAddr   string // host:port: the API over uwsgi
+	OpsAddr     string // host:port: metrics and health of this instance alone
+	// The sockets NGINX sends writes to first (OpenWrites): opened only by
+	// the instance that writes the database, so that a write reaches it
+	// without a hop through another instance.
+	WritesHTTPSocket  string
+	WritesUwsgiSocket string
+	SocketMode        os.FileMode // of the unix sockets
 	// ReadTimeout bounds the time a request takes to arrive, headers and
 	// body (READ_TIMEOUT); DefaultReadTimeout when 0. A body that is not
 	// in by then is a 408.
@@ -60,9 +65,12 @@ type Server struct {
 	api    http.Handler
 	ops    http.Handler
 
-	draining   atomic.Bool
+	draining atomic.Bool
+	errc     chan error
+
+	mu         sync.Mutex // transports, closing: OpenWrites may come at any time
 	transports []*transport
-	errc       chan error
+	closing    bool
 }
 
 // transport is one listener and the server on it.
@@ -90,74 +98,133 @@ func NewServer(o Options, l Listen) *Server {
 	return s
 }
 
+// opener is a listener to open: its name for logs and errors, its
+// address, and what it serves.
+type opener struct {
+	name, addr       string
+	unix, uwsgi, ops bool
+}
+
 // Open opens every listener and starts serving. When one cannot be opened,
 // those already open are closed again and the error names the one at fault.
 func (s *Server) Open() error {
 	l := s.listen
-	type opener struct {
-		name, addr       string
-		unix, uwsgi, ops bool
-	}
-	for _, o := range []opener{
+	ts, err := s.openAll([]opener{
 		{name: "HTTP (FARM_IF, FARM_PORT)", addr: l.HTTPAddr},
 		{name: "HTTP on a unix socket (HTTP_SOCKET)", addr: l.HTTPSocket, unix: true},
 		{name: "uwsgi on a unix socket (UWSGI_SOCKET)", addr: l.UwsgiSocket, unix: true, uwsgi: true},
 		{name: "uwsgi over TCP (UWSGI_ADDR)", addr: l.UwsgiAddr, uwsgi: true},
 		{name: "metrics and health (METRICS_ADDR)", addr: l.OpsAddr, ops: true},
-	} {
+	})
+	if err != nil {
+		return err
+	}
+	if len(ts) == 0 {
+		return errors.New("nothing to listen on: set FARM_PORT, UWSGI_SOCKET, UWSGI_ADDR or HTTP_SOCKET")
+	}
+	s.errc = make(chan error, len(ts)+2) // +2: the writes sockets
+	s.serve(ts)
+	return nil
+}
+
+// OpenWrites opens the writes sockets (WritesHTTPSocket,
+// WritesUwsgiSocket), once this instance writes the database. NGINX sends
+// writes there first, and to the instances' own sockets while none
+// answers (conf/nginx_uwsgi.conf, upstream farm_write). A socket file left
+// by a writer that died is replaced. Opening after Close opens nothing.
+func (s *Server) OpenWrites() error {
+	l := s.listen
+	ts, err := s.openAll([]opener{
+		{name: "writes over HTTP on a unix socket (HTTP_WRITES_SOCKET)", addr: l.WritesHTTPSocket, unix: true},
+		{name: "writes over uwsgi on a unix socket (UWSGI_WRITES_SOCKET)", addr: l.WritesUwsgiSocket, unix: true, uwsgi: true},
+	})
+	if err != nil {
+		return err
+	}
+	s.serve(ts)
+	return nil
+}
+
+// openAll opens the listeners that have an address; when one cannot be
+// opened, it closes those it opened, and the error names the one at fault.
+func (s *Server) openAll(openers []opener) ([]*transport, error) {
+	var ts []*transport
+	for _, o := range openers {
 		if o.addr == "" {
 			continue
 		}
-		var ln net.Listener
-		var err error
-		if o.unix {
-			ln, err = listenUnix(o.addr, l.SocketMode)
-		} else {
-			ln, err = net.Listen("tcp", o.addr)
-		}
+		t, err := s.open(o)
 		if err != nil {
-			s.closeListeners()
-			return fmt.Errorf("%s: %w", o.name, err)
+			closeTransports(ts)
+			return nil, err
 		}
-		t := &transport{name: o.name, ln: ln}
-		if o.unix {
-			t.path = o.addr
-			t.file, _ = os.Lstat(o.addr)
-		}
-		switch {
-		case o.uwsgi:
-			srv := s.uwsgiServer()
-			t.serve, t.shutdown = srv.Serve, srv.Shutdown
-		case o.ops:
-			srv := s.httpServer(s.ops)
-			t.serve, t.shutdown = srv.Serve, srv.Shutdown
-		case o.unix:
-			srv := s.httpServer(fromProxy(s.api))
-			t.serve, t.shutdown = srv.Serve, srv.Shutdown
-		default:
-			srv := s.httpServer(s.api)
-			t.serve, t.shutdown = srv.Serve, srv.Shutdown
-		}
-		s.transports = append(s.transports, t)
+		ts = append(ts, t)
 	}
-	if len(s.transports) == 0 {
-		return errors.New("nothing to listen on: set FARM_PORT, UWSGI_SOCKET, UWSGI_ADDR or HTTP_SOCKET")
+	return ts, nil
+}
+
+// open opens one listener, and the server for it.
+func (s *Server) open(o opener) (*transport, error) {
+	var ln net.Listener
+	var err error
+	if o.unix {
+		ln, err = listenUnix(o.addr, s.listen.SocketMode)
+	} else {
+		ln, err = net.Listen("tcp", o.addr)
 	}
-	s.errc = make(chan error, len(s.transports))
-	for _, t := range s.transports {
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", o.name, err)
+	}
+	t := &transport{name: o.name, ln: ln}
+	if o.unix {
+		t.path = o.addr
+		t.file, _ = os.Lstat(o.addr)
+	}
+	switch {
+	case o.uwsgi:
+		srv := s.uwsgiServer()
+		t.serve, t.shutdown = srv.Serve, srv.Shutdown
+	case o.ops:
+		srv := s.httpServer(s.ops)
+		t.serve, t.shutdown = srv.Serve, srv.Shutdown
+	case o.unix:
+		srv := s.httpServer(fromProxy(s.api))
+		t.serve, t.shutdown = srv.Serve, srv.Shutdown
+	default:
+		srv := s.httpServer(s.api)
+		t.serve, t.shutdown = srv.Serve, srv.Shutdown
+	}
+	return t, nil
+}
+
+// serve starts serving on ts, unless the server is closing: then it
+// closes them.
+func (s *Server) serve(ts []*transport) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing {
+		closeTransports(ts)
+		return
+	}
+	s.transports = append(s.transports, ts...)
+	for _, t := range ts {
 		go func() {
 			if err := t.serve(t.ln); err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, uwsgi.ErrServerClosed) {
-				s.errc <- fmt.Errorf("%s: %w", t.name, err)
+				select {
+				case s.errc <- fmt.Errorf("%s: %w", t.name, err):
+				default:
+				}
 			}
 		}()
 		s.opts.Logger.Info("farm listening", "addr", s.addrOf(t), "transport", t.name)
 	}
-	return nil
 }
 
 // Addrs returns the address of each open listener, by transport name: the
 // port a listener on port 0 got, say.
 func (s *Server) Addrs() map[string]string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	out := map[string]string{}
 	for _, t := range s.transports {
 		out[t.name] = s.addrOf(t)
@@ -187,8 +254,12 @@ func (s *Server) Close() error {
 	if s.opts.Hub != nil {
 		s.opts.Hub.Close()
 	}
+	s.mu.Lock()
+	s.closing = true
+	ts := s.transports
+	s.mu.Unlock()
 	drain := false
-	for _, t := range s.transports {
+	for _, t := range ts {
 		if t.path != "" {
 			removeSocket(t.path, t.file)
 			drain = true
@@ -200,8 +271,8 @@ func (s *Server) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
 	var wg sync.WaitGroup
-	errs := make([]error, len(s.transports))
-	for i, t := range s.transports {
+	errs := make([]error, len(ts))
+	for i, t := range ts {
 		wg.Go(func() {
 			if err := t.shutdown(ctx); err != nil {
 				errs[i] = fmt.Errorf("%s: %w", t.name, err)
@@ -212,15 +283,14 @@ func (s *Server) Close() error {
 	return errors.Join(errs...)
 }
 
-// closeListeners closes what Open opened before it failed.
-func (s *Server) closeListeners() {
-	for _, t := range s.transports {
+// closeTransports closes listeners that were opened and not served.
+func closeTransports(ts []*transport) {
+	for _, t := range ts {
 		t.ln.Close()
 		if t.path != "" {
 			removeSocket(t.path, t.file)
 		}
 	}
-	s.transports = nil
 }
 
 func (s *Server) readTimeout() time.Duration {

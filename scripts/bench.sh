@@ -190,10 +190,11 @@ http { access_log off; server { listen 127.0.0.1:21502;
 minimal 21503 min_uwsgi uwsgi
 minimal 21504 min_http http
 # farm's own configuration, as farm_start.sh writes it, on the ceilings'
-# sockets.
+# sockets (its writes upstream too, which the GETs measured here do not
+# use).
 ceilstack=$(deployment ceilstack)
 for t in uwsgi:21505 http:21506; do
-  (cd "$ceilstack" && FARM_TRANSPORT=${t%:*} FARM_PORT_NGINX=${t#*:} FARM_SOCKET_DIR="$work/ceil" bash -c '
+  (cd "$ceilstack" && FARM_DATASTORE=SQLite FARM_TRANSPORT=${t%:*} FARM_PORT_NGINX=${t#*:} FARM_SOCKET_DIR="$work/ceil" bash -c '
     . scripts/stack.sh; stack_init; write_nginx_conf') >/dev/null
   sed "s#logs/nginx\([_.a-z]*\)#logs/farmconf_${t%:*}\1#g" "$ceilstack/logs/nginx.conf" >"$work/farmconf_${t%:*}.conf"
   mkdir -p "$ceilstack/logs/farmconf_${t%:*}_tmp"

@@ -26,6 +26,7 @@ stack_init() {
   FARM_METRICS_PORT=${FARM_METRICS_PORT:-9100}
   FARM_TRANSPORT=${FARM_TRANSPORT:-uwsgi}
   FARM_SCHED_POLICY=${FARM_SCHED_POLICY:-batch}
+  FARM_DATASTORE=${FARM_DATASTORE:-} # check_config reads it from the configuration
   FARM_BIN=${FARM_BIN:-bin/farm}
   FARM_START_TIMEOUT=${FARM_START_TIMEOUT:-30}
   FARM_STOP_TIMEOUT=${FARM_STOP_TIMEOUT:-40}
@@ -74,12 +75,15 @@ instance_env() { # the environment that makes instance $1 unique
     *,schedtrace=*) printf '%s\n' "GODEBUG=$GODEBUG" ;;
     *) printf '%s\n' "GODEBUG=${GODEBUG:+$GODEBUG,}schedtrace=2147483647" ;;
   esac
-  # Only the socket NGINX uses: the other transport's is set empty, over
-  # the configuration's.
+  # Only the sockets NGINX uses: the other transport's are set empty, over
+  # the configuration's. The writes socket is the same for every instance:
+  # the one that writes the database listens on it (write_nginx_conf).
   if [ "$FARM_TRANSPORT" = http ]; then
-    printf '%s\n' "UWSGI_SOCKET=" "HTTP_SOCKET=$FARM_SOCKET_DIR/farm_http_$i.socket"
+    printf '%s\n' "UWSGI_SOCKET=" "HTTP_SOCKET=$FARM_SOCKET_DIR/farm_http_$i.socket" \
+      "UWSGI_WRITES_SOCKET=" "HTTP_WRITES_SOCKET=$FARM_SOCKET_DIR/farm_http_writes.socket"
   else
-    printf '%s\n' "UWSGI_SOCKET=$FARM_SOCKET_DIR/farm_$i.socket" "HTTP_SOCKET="
+    printf '%s\n' "UWSGI_SOCKET=$FARM_SOCKET_DIR/farm_$i.socket" "HTTP_SOCKET=" \
+      "UWSGI_WRITES_SOCKET=$FARM_SOCKET_DIR/farm_writes.socket" "HTTP_WRITES_SOCKET="
   fi
   printf '%s\n' \
     "SOCKET_MODE=0660" \
@@ -157,6 +161,7 @@ check_config() {
   local out store
   out=$("$FARM_BIN" -c "$FARM_CONFIG" config 2>&1 >/dev/null) || die "$out"
   store=$("$FARM_BIN" -c "$FARM_CONFIG" config --get DATASTORE 2>/dev/null)
+  FARM_DATASTORE=$store # write_nginx_conf's writes upstream
   FARM_PUBLIC_URL=$("$FARM_BIN" -c "$FARM_CONFIG" config --get PUBLIC_URL 2>/dev/null)
   FARM_PUBLIC_URL=${FARM_PUBLIC_URL:-http://127.0.0.1:$FARM_PORT_NGINX}
   if [ "$store" = RAM ] && [ "$FARM_INSTANCES" -gt 1 ]; then
@@ -268,6 +273,21 @@ write_nginx_conf() {
   ups="    upstream farm_api {"$'\n'"        zone farm_api 64k;"$'\n'
   for i in $(seq 1 "$FARM_INSTANCES"); do
     ups+="        server \"unix:$FARM_SOCKET_DIR/$sock$i.socket\" max_fails=1 fail_timeout=2s;"$'\n'
+  done
+  ups+="$keep    }"$'\n'
+  # Writes go to the instance that writes the database, on the writes
+  # socket only it listens on, and to the others' own sockets while it
+  # does not answer there (a new writer takes it over within 20 ms of
+  # the last one's end). Only SQLite has one writer; with another store,
+  # or one instance, writes are spread as reads are.
+  ups+="    upstream farm_write {"$'\n'"        zone farm_write 64k;"$'\n'
+  local backup=""
+  if [ "${FARM_DATASTORE,,}" = sqlite ] && [ "$FARM_INSTANCES" -gt 1 ]; then
+    ups+="        server \"unix:$FARM_SOCKET_DIR/${sock}writes.socket\" max_fails=1 fail_timeout=2s;"$'\n'
+    backup=" backup"
+  fi
+  for i in $(seq 1 "$FARM_INSTANCES"); do
+    ups+="        server \"unix:$FARM_SOCKET_DIR/$sock$i.socket\" max_fails=1 fail_timeout=2s$backup;"$'\n'
   done
   ups+="$keep    }"$'\n'"    upstream farm_metrics {"$'\n'"        hash \$remote_addr consistent;"$'\n'
   for i in $(seq 1 "$FARM_INSTANCES"); do

@@ -294,6 +294,13 @@ func (s *Store) Ping(ctx context.Context) error {
 	return storeError(st.QueryRowContext(ctx).Scan(&n))
 }
 
+// Elected is closed once this instance writes the database: at Open when
+// it got the writer's lock, or later when the writer before it stopped. The
+// server then opens the sockets NGINX sends writes to (UWSGI_WRITES_SOCKET,
+// HTTP_WRITES_SOCKET), so that writes reach the writer without the hop
+// through another instance.
+func (s *Store) Elected() <-chan struct{} { return s.writer.writing }
+
 // Close hands the writing over (the queued writes are committed first),
 // then closes the database. It is safe to call more than once.
 func (s *Store) Close() error {

@@ -62,10 +62,13 @@ type writer struct {
 	failing  bool // the last commit failed: logged once until one succeeds
 	failMu   sync.Mutex
 	accepted sync.WaitGroup
+
+	writing chan struct{} // closed when this instance becomes the writer
 }
 
 func startWriter(s *Store) (*writer, error) {
-	w := &writer{s: s, sockPath: s.path + "-writer.sock", conns: map[*peerConn]bool{}, stop: make(chan struct{}), log: s.opt.Logger}
+	w := &writer{s: s, sockPath: s.path + "-writer.sock", conns: map[*peerConn]bool{}, stop: make(chan struct{}), log: s.opt.Logger,
+		writing: make(chan struct{})}
 	if w.log == nil {
 		w.log = slog.New(slog.DiscardHandler)
 	}
@@ -178,6 +181,7 @@ func (w *writer) lead() error {
 	w.accepted.Add(1)
 	go w.accept(ln)
 	w.log.Info("sqlite: this instance writes the database", "path", w.s.path)
+	close(w.writing) // once: a writer stays one until it closes
 	return nil
 }
 

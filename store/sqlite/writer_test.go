@@ -26,15 +26,12 @@ func openAt(t *testing.T, path string, opt Options) *Store {
 	return s
 }
 
-// waitLeads waits until s is the writer.
-func waitLeads(t *testing.T, s *Store) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !s.writer.leading() {
-		if time.Now().After(deadline) {
-			t.Fatal("no new writer after 5 s")
-		}
-		time.Sleep(5 * time.Millisecond)
+func isClosed(c <-chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
 	}
 }
 
@@ -64,6 +61,9 @@ func TestElectionAndCache(t *testing.T) {
 	if !a.writer.leading() || b.writer.leading() {
 		t.Fatalf("a leads %v, b leads %v; want the first one", a.writer.leading(), b.writer.leading())
 	}
+	if !isClosed(a.Elected()) || isClosed(b.Elected()) {
+		t.Fatalf("a elected %v, b elected %v; want a alone", isClosed(a.Elected()), isClosed(b.Elected()))
+	}
 	x := &farm.Animal{ID: "x", Species: "cow", Sex: "female", Name: "One"}
 	if err := b.CreateAnimal(ctx, x); err != nil {
 		t.Fatal(err)
@@ -88,14 +88,22 @@ func TestElectionAndCache(t *testing.T) {
 	if _, err := b.FindAnimal(ctx, "x"); farm.ErrorCode(err) != farm.ENOTFOUND {
 		t.Fatalf("after a's delete b finds: %v", err)
 	}
-	// The writer goes; the other takes over, and a third follows it.
+	// The writer goes; the other takes over, and says so, and a third
+	// follows it.
 	a.Close()
-	waitLeads(t, b)
+	select {
+	case <-b.Elected():
+	case <-time.After(5 * time.Second):
+		t.Fatal("b not elected 5 s after the writer closed")
+	}
+	if !b.writer.leading() {
+		t.Fatal("b elected, and not leading")
+	}
 	if err := b.CreateAnimal(ctx, &farm.Animal{ID: "z", Species: "chicken", Sex: "male"}); err != nil {
 		t.Fatal(err)
 	}
 	c := openAt(t, path, Options{})
-	if c.writer.leading() {
+	if c.writer.leading() || isClosed(c.Elected()) {
 		t.Fatal("c leads while b does")
 	}
 	if err := c.CreateAnimal(ctx, &farm.Animal{ID: "w", Species: "chicken", Sex: "male"}); err != nil {
