@@ -709,3 +709,15 @@ func TestPanicIsA500(t *testing.T) {
 		t.Errorf("after a panic: %d", r.status)
 	}
 }
+
+func TestClean(t *testing.T) {
+	for p, want := range map[string]bool{
+		"/": false, "/api": true, "/api/": true, "/api/v1/animal/x": true, "/api/v1/animal/x/": true,
+		"/api//v1": false, "/api/./v1": false, "/api/../v1": false, "/api/v1/..": false, "/api/v1//": false,
+		"/api/.x/..y": true,
+	} {
+		if got := clean(p); got != want {
+			t.Errorf("clean(%q) = %v, want %v", p, got, want)
+		}
+	}
+}

@@ -122,10 +122,15 @@ func apiPaths(mux *http.ServeMux) http.Handler {
 // clean reports whether a path has no empty, "." or ".." segment (a
 // trailing slash aside).
 func clean(p string) bool {
-	for _, seg := range strings.Split(strings.TrimSuffix(p[1:], "/"), "/") {
+	rest := strings.TrimSuffix(p[1:], "/")
+	for {
+		seg, after, more := strings.Cut(rest, "/") // no slice of segments: every request pays this
 		if seg == "" || seg == "." || seg == ".." {
 			return false
 		}
+		if !more {
+			return true
+		}
+		rest = after
 	}
-	return true
 }
