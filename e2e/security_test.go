@@ -125,7 +125,8 @@ func TestSocketsArePrivate(t *testing.T) {
 		t.Run(transport, func(t *testing.T) {
 			s := newStack(t, 2, "FARM_TRANSPORT="+transport)
 			s.start()
-			names := []string{"farm_1.socket", "farm_2.socket", "farm_http_1.socket", "farm_http_2.socket"}
+			names := []string{"farm_1.socket", "farm_2.socket", "farm_http_1.socket", "farm_http_2.socket",
+				"farm_writes.socket", "farm_http_writes.socket"}
 			// Only the transport NGINX uses is open.
 			want, other := "farm_1.socket", "farm_http_1.socket"
 			if transport == "http" {
@@ -136,6 +137,18 @@ func TestSocketsArePrivate(t *testing.T) {
 			}
 			if _, err := os.Stat(filepath.Join(s.sockets, other)); err == nil {
 				t.Errorf("%s is open, but NGINX speaks %s", other, transport)
+			}
+			// The writer's writes socket, in the same folder, on the same
+			// transport.
+			writes, otherWrites := "farm_writes.socket", "farm_http_writes.socket"
+			if transport == "http" {
+				writes, otherWrites = otherWrites, writes
+			}
+			if fi, err := os.Stat(filepath.Join(s.sockets, writes)); err != nil || fi.Mode()&os.ModeSocket == 0 {
+				t.Errorf("no writes socket %s: %v", writes, err)
+			}
+			if _, err := os.Stat(filepath.Join(s.sockets, otherWrites)); err == nil {
+				t.Errorf("%s is open, but NGINX speaks %s", otherWrites, transport)
 			}
 			fi, err := os.Stat(s.sockets)
 			if err != nil {
