@@ -717,8 +717,11 @@ func TestWritesGoToTheWriter(t *testing.T) {
 			if err := syscall.Kill(s.pid(fmt.Sprintf("farm_%d", writer+1)), syscall.SIGKILL); err != nil {
 				t.Fatal(err)
 			}
-			postAll(t, s, "b", 12)              // through the others, while NGINX finds the socket dead
-			time.Sleep(2500 * time.Millisecond) // NGINX's fail_timeout: it tries the writes socket again
+			postAll(t, s, "b", 12) // through the others, while NGINX finds the socket dead
+			// NGINX tries the writes socket again once its fail_timeout (2 s)
+			// is over, counted on a clock of whole seconds: up to 3 s after
+			// the failure.
+			time.Sleep(3500 * time.Millisecond)
 			got = postAll(t, s, "c", 12)
 			if next := slices.Index(got, 12); next < 0 || next == writer {
 				t.Fatalf("after the writer's kill, POSTs answered by each instance: %v; want all by one survivor", got)
