@@ -662,11 +662,6 @@ func rollingRestartAndKill(t *testing.T, transport string) {
 	}
 }
 
-// A frozen instance (SIGSTOP, as a long GC pause, a stuck disk or a
-// debugger would) stalls no client: NGINX gives up on it after the read
-// timeout, asks the other instance, and keeps it out while it stays
-// frozen. Zero failed GETs; the few requests caught in the first seconds
-// wait at most the read timeout, well outside the 99th percentile.
 // posts is how many POSTs each instance answered 201, by its own metrics.
 func (s *stack) posts() []float64 {
 	s.t.Helper()
@@ -730,6 +725,11 @@ func TestWritesGoToTheWriter(t *testing.T) {
 	}
 }
 
+// A frozen instance (SIGSTOP, as a long GC pause, a stuck disk or a
+// debugger would) stalls no client: NGINX gives up on it after the read
+// timeout, asks the other instance, and keeps it out while it stays
+// frozen. Zero failed GETs; the few requests caught in the first seconds
+// wait at most the read timeout, well outside the 99th percentile.
 func TestFrozenInstance(t *testing.T) {
 	s := newStack(t, 2)
 	s.start()

@@ -278,8 +278,9 @@ write_nginx_conf() {
   # Writes go to the instance that writes the database, on the writes
   # socket only it listens on, and to the others' own sockets while it
   # does not answer there (a new writer takes it over within 20 ms of
-  # the last one's end). Only SQLite has one writer; with another store,
-  # or one instance, writes are spread as reads are.
+  # the last one's end; NGINX tries it again after fail_timeout, 2 to
+  # 3 s on its clock of whole seconds). Only SQLite has one writer; with
+  # another store, or one instance, writes are spread as reads are.
   ups+="    upstream farm_write {"$'\n'"        zone farm_write 64k;"$'\n'
   local backup=""
   if [ "${FARM_DATASTORE,,}" = sqlite ] && [ "$FARM_INSTANCES" -gt 1 ]; then
