@@ -71,10 +71,10 @@ func TestKillTheWriter(t *testing.T) {
 		open  chan struct{}
 		done  chan struct{}
 	}
-	start := func(prefix string) *proc {
+	start := func(prefix string, env ...string) *proc {
 		p := &proc{open: make(chan struct{}), done: make(chan struct{})}
 		p.cmd = exec.Command(os.Args[0], "-test.run=^TestWriteHelper$")
-		p.cmd.Env = append(os.Environ(), "FARM_TEST_WRITE="+path+","+prefix)
+		p.cmd.Env = append(append(os.Environ(), "FARM_TEST_WRITE="+path+","+prefix), env...)
 		out, err := p.cmd.StdoutPipe()
 		if err != nil {
 			t.Fatal(err)
@@ -102,7 +102,9 @@ func TestKillTheWriter(t *testing.T) {
 		<-p.open
 		return p
 	}
-	first := start("a")  // the writer: the first to open
+	// The writer with one P, as in a stack of two instances on two cores:
+	// it syncs parked, and answers after its own sync (write.go).
+	first := start("a", "GOMAXPROCS=1")
 	second := start("b") // sends its writes to the first
 	time.Sleep(700 * time.Millisecond)
 	first.cmd.Process.Signal(syscall.SIGKILL)

@@ -66,6 +66,10 @@ type Options struct {
 	// Logger gets the store's events: which instance writes, and failing
 	// writes (once per outage).
 	Logger *slog.Logger
+
+	// syncParked makes the writer sync parked whatever GOMAXPROCS is
+	// (syncAfterCommit): for tests, which run with more than one P.
+	syncParked bool
 }
 
 // Store is a farm.AnimalStore in one SQLite database file.

@@ -148,7 +148,7 @@ func (w *writer) elect() {
 // lead makes this instance the writer: the committer, and the socket the
 // others send their writes to.
 func (w *writer) lead() error {
-	c, err := newCommitter(w.s)
+	c, err := newCommitter(w.s, w.log)
 	if err != nil {
 		return err
 	}
