@@ -18,7 +18,11 @@
 # HTTP directly, and the production stack (farm_start.sh, 2 instances, the
 # default SQLite store) through NGINX on each transport: GET _about, GET
 # animal/{id}, a page of 100 whole records, POST, PATCH with If-Match, and
-# a 90/10 read/write mix. Then two instances writing one database (24
+# a 90/10 read/write mix. Each stack's POST is compared with one instance
+# alone, direct, measured right before it: a twin of the direct instance
+# with a database of its own, which takes only those POSTs (the disk's
+# pace drifts by a third within minutes; the direct instance's own POST is
+# a minute or more away). Then two instances writing one database (24
 # connections on one, 8 on the other), and one instance of two frozen
 # (SIGSTOP) for 10 s under GET load through NGINX, both measured by
 # internal/bench/load, which records every request's latency. Last, a
@@ -207,6 +211,13 @@ direct=$(deployment direct)
   exec "$FARM" -c conf/farm_uwsgi.cfg start >"$work/logs/direct.log" 2>&1) & pids+=($!)
 direct_pid=$!
 wait_up http://127.0.0.1:21511/readyz
+# Its twins, one a stack: one instance alone, direct, each with a database
+# of its own, whose POST is measured right before the stack's.
+for x in uwsgi:21512 http:21514; do
+  (cd "$direct" && SQLITE_PATH="$work/data/twin_${x%:*}.db" FARM_PORT=${x#*:} FARM_IF=127.0.0.1 UWSGI_SOCKET= HTTP_SOCKET= \
+    METRICS_ADDR=127.0.0.1:$((${x#*:} + 1)) exec "$FARM" -c conf/farm_uwsgi.cfg start >"$work/logs/twin_${x%:*}.log" 2>&1) & pids+=($!)
+  wait_up "http://127.0.0.1:$((${x#*:} + 1))/readyz"
+done
 # The production stacks, one a transport.
 for t in uwsgi:21520:21600 http:21521:21610; do
   s=$(deployment "stack_${t%%:*}")
@@ -216,7 +227,7 @@ for t in uwsgi:21520:21600 http:21521:21610; do
 done
 wait_up http://127.0.0.1:21505/api/v1/_about
 wait_up http://127.0.0.1:21506/api/v1/_about
-for port in 21510 21520 21521; do "$work/seed" "http://127.0.0.1:$port" bench 1000; done
+for port in 21510 21512 21514 21520 21521; do "$work/seed" "http://127.0.0.1:$port" bench 1000; done
 
 ceiling_urls=(
   bare_http=http://127.0.0.1:21501/api/v1/_about
@@ -231,11 +242,12 @@ ceiling() { # NAME: one run of that ceiling
   for c in "${ceiling_urls[@]}"; do [ "${c%%=*}" = "$1" ] && run "$1" "${c#*=}"; done
   return 0
 }
-workloads() { # NAME BASE: one run of each workload against farm at BASE
-  local name=$1 base=$2
+workloads() { # NAME BASE [TWIN]: one run of each workload against farm at BASE; POST on TWIN right before BASE's
+  local name=$1 base=$2 twin=${3:-}
   run "${name}_about" "$base/api/v1/_about"
   run "${name}_get" "$base/api/v1/animal/bench-1"
   run "${name}_page100" "$base/api/v1/animal?per_page=100&fields=all"
+  [ -z "$twin" ] || run "${name}_twin_post" "$twin/api/v1/animal" -s "$LUA/post.lua" -- "${name}twin$r"
   run "${name}_post" "$base/api/v1/animal" -s "$LUA/post.lua" -- "${name}$r"
   run "${name}_patch" "$base/api/v1/animal" -s "$LUA/patch.lua" -- bench 256
   run "${name}_mix" "$base/api/v1/animal" -s "$LUA/mix.lua" -- bench 1000 "${name}mix$r"
@@ -251,10 +263,10 @@ for r in $(seq "$rounds"); do
   workloads direct http://127.0.0.1:21510
   ceiling min_uwsgi
   ceiling farmconf_uwsgi
-  workloads stack_uwsgi http://127.0.0.1:21520
+  workloads stack_uwsgi http://127.0.0.1:21520 http://127.0.0.1:21512
   ceiling min_http
   ceiling farmconf_http
-  workloads stack_http http://127.0.0.1:21521
+  workloads stack_http http://127.0.0.1:21521 http://127.0.0.1:21514
 done
 
 # rss PID: its resident memory now, KiB.
@@ -401,7 +413,7 @@ table() {
     row "farm's NGINX config, $t" "$(val farmconf_$t)" req/s "minimal NGINX config, $t" "$(val min_$t)" 0.90 "$(pratio farmconf_$t min_$t)"
   done
   for t in uwsgi http; do
-    row "NGINX $t, 2 instances: POST animal" "$(val stack_${t}_post)" req/s "one instance alone, direct" "$(val direct_post)" 0.90 "$(pratio stack_${t}_post direct_post)"
+    row "NGINX $t, 2 instances: POST animal" "$(val stack_${t}_post)" req/s "one instance alone, direct, right before" "$(val stack_${t}_twin_post)" 0.90 "$(pratio stack_${t}_post stack_${t}_twin_post)"
     row "NGINX $t, 2 instances: POST animal" "$(val stack_${t}_post)" req/s "disk, one O_DSYNC write at a time" "$(cat "$work/results/dsync")" 1.0
   done
   local a b
