@@ -31,7 +31,7 @@ type walSync struct {
 
 // iocb and ioEvent are the kernel's struct iocb and struct io_event
 // (linux/aio_abi.h), on a little-endian 64-bit machine (the build
-// constraint of walsync_aio.go).
+// constraint above).
 type iocb struct {
 	data     uint64
 	key      uint32

@@ -233,8 +233,6 @@ func newCommitter(s *Store, log *slog.Logger) (*committer, error) {
 // checkpoint copies it into the database, and the database after: a
 // power cut leaves a consistent file, whatever the moment.
 func (c *committer) syncAfterCommit(ctx context.Context, log *slog.Logger) {
-	// The write connection has read the schema: the WAL is open, and
-	// stays so while the connection is.
 	// With more than one P, a sync holds one and the others serve on:
 	// there the parked sync cost more than it saved (one instance alone
 	// on two cores, POST: 8 600 against 7 400 a second, its commits 1.55
@@ -243,6 +241,8 @@ func (c *committer) syncAfterCommit(ctx context.Context, log *slog.Logger) {
 	if runtime.GOMAXPROCS(0) > 1 && !c.s.opt.syncParked {
 		return
 	}
+	// The write connection has read the schema: the WAL is open, and
+	// stays so while the connection is.
 	w, err := openWALSync(c.s.path + "-wal")
 	if err == nil {
 		_, err = c.conn.ExecContext(ctx, "PRAGMA synchronous = NORMAL")
