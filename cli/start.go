@@ -17,6 +17,7 @@ import (
 
 	"github.com/farmhq/farm"
 	"github.com/farmhq/farm/config"
+	"github.com/farmhq/farm/gcfloor"
 	farmhttp "github.com/farmhq/farm/http"
 	"github.com/farmhq/farm/metrics"
 	"github.com/farmhq/farm/static"
@@ -64,6 +65,11 @@ func start(ctx context.Context, cfg *config.Config, env Env) error {
 			attrs = append(attrs, k, vals[k])
 		}
 		log.Debug("configuration", attrs...)
+	}
+	// Fewer collections on a small heap (package gcfloor); a GOGC the
+	// operator set is theirs.
+	if _, set := env.Getenv("GOGC"); !set {
+		defer gcfloor.Start(gcfloor.Floor)()
 	}
 	var files fs.FS = static.Files()
 	if cfg.StaticDir != "" {
