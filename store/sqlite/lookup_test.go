@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	sqlitedriver "modernc.org/sqlite"
+
 	"github.com/farmhq/farm"
 )
 
@@ -203,5 +205,72 @@ func TestLookupFields(t *testing.T) {
 	}
 	if got, ok, err := s.lookups.find("none"); got != nil || !ok || err != nil {
 		t.Errorf("find(none) = %v, %v, %v; want nil, true, nil", got, ok, err)
+	}
+}
+
+// A lookup that took other connections' pages in a burst of reads at
+// random gives them back once idle: every connection of the process draws
+// from one pool of pages (see lookup.end), and a listing's connection left
+// with none in a full pool reread its pages for every row.
+func TestLookupsGiveBackPages(t *testing.T) {
+	ctx := context.Background()
+	s := openAt(t, filepath.Join(t.TempDir(), "farm.db"), Options{CacheSize: -1}) // every read by id a lookup
+	// 6 MB of records: several times the pages a lookup may keep.
+	const n = 40000
+	id := func(i int) string { return fmt.Sprintf("r-%06d", i) }
+	batch := make([]*farm.Animal, n)
+	for i := range batch {
+		batch[i] = &farm.Animal{ID: id(i), Species: "cow", Sex: "female", Name: strings.Repeat("n", 100)}
+	}
+	if _, err := s.ImportAnimals(ctx, batch, farm.ImportFail); err != nil {
+		t.Fatal(err)
+	}
+	// A connection of the read pool, as a listing's, its cache filled.
+	c, err := s.read.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var count int
+	if err := c.QueryRowContext(ctx, "SELECT count(*) FROM animal WHERE rev != ''").Scan(&count); err != nil || count != n {
+		t.Fatalf("scan: %d, %v", count, err)
+	}
+	// cacheUsed is the largest page cache of the lookups, in bytes.
+	cacheUsed := func() int {
+		most := 0
+		ls := make([]*lookup, 0, s.lookups.n)
+		for range s.lookups.n {
+			ls = append(ls, <-s.lookups.free)
+		}
+		for _, l := range ls {
+			l.conn.Raw(func(dc any) error {
+				used, _, err := dc.(sqlitedriver.DBStatus).Status(sqlitedriver.DBStatusCacheUsed, false)
+				if err != nil {
+					t.Error(err)
+				}
+				most = max(most, used)
+				return nil
+			})
+			s.lookups.free <- l
+		}
+		return most
+	}
+	// Reads by id across the whole table: a lookup at its size takes the
+	// pool's least recently used pages, c's.
+	for i := 0; i < n; i += 7 {
+		if _, err := s.FindAnimal(ctx, id(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	budget := lookupCacheKiB << 10
+	if used := cacheUsed(); used <= 2*budget {
+		t.Fatalf("the burst left the lookups at %d bytes of pages, within twice their %d: nothing to give back, the test proves nothing", used, budget)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for cacheUsed() > 2*budget {
+		if time.Now().After(deadline) {
+			t.Fatalf("idle lookups still hold %d bytes of pages (their own: %d)", cacheUsed(), budget)
+		}
+		time.Sleep(idleAfter)
 	}
 }
