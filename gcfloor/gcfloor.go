@@ -51,25 +51,48 @@ func Percent(live, floor uint64, base int) int {
 	return max(base, int(min(byLive, byMinimum, maxPercent)))
 }
 
+// The GC percent is the process's: one tuner serves every Start (a test
+// binary starts several servers), and the last stop ends it.
+var (
+	runningMu sync.Mutex
+	running   *tuner
+	starts    int
+)
+
 // Start keeps the floor from now on: after each collection, it sets the
 // GC percent from the heap then live. GOGC=off is left alone. stop puts
-// the percent back as it was and ends it.
+// the percent back as it was and ends it, once every Start has stopped;
+// a Start while one runs shares it, and its floor.
 func Start(floor uint64) (stop func()) {
-	base := debug.SetGCPercent(100)
-	debug.SetGCPercent(base)
-	if base < 0 {
-		return func() {}
-	}
-	t := &tuner{floor: floor, base: base, last: base}
-	t.arm()
-	return func() {
-		t.mu.Lock()
-		defer t.mu.Unlock()
-		if !t.stopped {
-			t.stopped = true
-			debug.SetGCPercent(base)
+	runningMu.Lock()
+	defer runningMu.Unlock()
+	if running == nil {
+		base := debug.SetGCPercent(100)
+		debug.SetGCPercent(base)
+		if base < 0 {
+			return func() {}
 		}
+		running = &tuner{floor: floor, base: base, last: base}
+		running.arm()
 	}
+	starts++
+	var once sync.Once
+	return func() { once.Do(release) }
+}
+
+// release ends one Start: the last one stops the tuner.
+func release() {
+	runningMu.Lock()
+	defer runningMu.Unlock()
+	if starts--; starts > 0 {
+		return
+	}
+	t := running
+	running = nil
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.stopped = true
+	debug.SetGCPercent(t.base)
 }
 
 // tuner holds one Start's state; its sentinel, collected at each

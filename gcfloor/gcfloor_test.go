@@ -95,3 +95,35 @@ func TestPercentReachesFloor(t *testing.T) {
 		}
 	}
 }
+
+// TestStartTwice: a second Start shares the first's tuner; the percent
+// goes back to GOGC's only when both have stopped.
+func TestStartTwice(t *testing.T) {
+	base := debug.SetGCPercent(100)
+	defer debug.SetGCPercent(base)
+	stop1 := Start(1 << 30)
+	stop2 := Start(1 << 30)
+	raised := func() bool {
+		deadline := time.Now().Add(10 * time.Second)
+		for gcPercent() <= 100 {
+			if time.Now().After(deadline) {
+				return false
+			}
+			runtime.GC()
+			time.Sleep(10 * time.Millisecond)
+		}
+		return true
+	}
+	if !raised() {
+		t.Fatal("the percent never rose")
+	}
+	stop1()
+	stop1() // twice is once
+	if !raised() {
+		t.Fatal("the first stop ended the second Start's floor")
+	}
+	stop2()
+	if p := gcPercent(); p != 100 {
+		t.Errorf("after both stops the percent is %d, want 100", p)
+	}
+}
