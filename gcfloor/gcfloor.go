@@ -23,7 +23,7 @@ import (
 
 // Floor is the growth of the heap between two collections that an
 // instance allows at least: 8 MiB. Measured on 2 cores (docs/
-// benchmarks.md): GET _about directly went from 0.86 to 0.93 of the bare
+// benchmarks.md): GET _about directly went from 0.87 to 0.93 of the bare
 // net/http server's rate, interleaved, with 14 collections a second
 // instead of 43; the instance on a million records peaked at 91 MiB
 // resident instead of 85. A 16 MiB floor peaked at 104 MiB, past the
