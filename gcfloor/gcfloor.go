@@ -73,6 +73,7 @@ func Start(floor uint64) (stop func()) {
 			return func() {}
 		}
 		running = &tuner{floor: floor, base: base, last: base}
+		running.sample[0].Name = "/gc/heap/live:bytes"
 		running.arm()
 	}
 	starts++
@@ -95,7 +96,7 @@ func release() {
 	debug.SetGCPercent(t.base)
 }
 
-// tuner holds one Start's state; its sentinel, collected at each
+// tuner is the state every Start shares; its sentinel, collected at each
 // collection, calls tune.
 type tuner struct {
 	floor  uint64
@@ -124,7 +125,6 @@ func (t *tuner) tune() {
 	if t.stopped {
 		return
 	}
-	t.sample[0].Name = "/gc/heap/live:bytes"
 	metrics.Read(t.sample[:])
 	if t.sample[0].Value.Kind() == metrics.KindUint64 {
 		if p := Percent(t.sample[0].Value.Uint64(), t.floor, t.base); p != t.last {
