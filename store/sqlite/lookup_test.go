@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -206,6 +207,36 @@ func TestLookupFields(t *testing.T) {
 	if got, ok, err := s.lookups.find("none"); got != nil || !ok || err != nil {
 		t.Errorf("find(none) = %v, %v, %v; want nil, true, nil", got, ok, err)
 	}
+}
+
+// A read that finds every lookup taken yields once, and takes one given
+// back meanwhile, before it gives up on them (and reads through the pool).
+func TestLookupTakeYields(t *testing.T) {
+	s := openAt(t, filepath.Join(t.TempDir(), "farm.db"), Options{CacheSize: -1})
+	ls := s.lookups
+	held := make([]*lookup, 0, ls.n)
+	for range ls.n {
+		held = append(held, <-ls.free)
+	}
+	defer func() {
+		for _, l := range held {
+			ls.free <- l
+		}
+	}()
+	// One processor: the goroutine that gives a lookup back runs only when
+	// take yields.
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	if l := ls.take(); l != nil {
+		t.Fatal("take found a lookup free with every one taken")
+	}
+	back := held[len(held)-1]
+	held = held[:len(held)-1]
+	go func() { ls.free <- back }()
+	l := ls.take()
+	if l == nil {
+		t.Fatal("take gave up without yielding to the read that was giving a lookup back")
+	}
+	held = append(held, l)
 }
 
 // A lookup that took other connections' pages in a burst of reads at
