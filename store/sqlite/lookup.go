@@ -120,12 +120,13 @@ func (ls *lookups) conn() (*sql.Conn, error) {
 // lookup was free (the caller reads through the pool instead: it never
 // waits here).
 //
-// Both lookups are taken far more often than two processors would make
-// them: the goroutine holding one may be off its thread for a moment (the
-// kernel gave the core to another process, or the read's system call
-// outlived a scheduler tick). Under reads at random among a million
-// records, 5% of the reads found none free and went through the pool, at
-// three times a lookup's cost. A yield first, and a second try: 1%.
+// Every lookup (one a processor) is taken far more often than the
+// processors alone would make it: the goroutine holding one may be off
+// its thread for a moment (the kernel gave the core to another process,
+// or the read's system call outlived a scheduler tick). Under reads at
+// random among a million records on two cores, 5% of the reads found none
+// free and went through the pool, at three times a lookup's cost. A yield
+// first, and a second try: 1%.
 func (ls *lookups) find(id string) (a *farm.Animal, ok bool, err error) {
 	l := ls.take()
 	if l == nil {
