@@ -30,10 +30,9 @@
 # named "hen"): farm import and export of it, farm's start-up on it and
 # its memory under load, and the cost of reading and listing it (by id,
 # by next link, with filters, deep pages) against the same on a thousand
-# records. And the
-# change feed's cost on the direct instance: 1000 idle streams (its memory,
-# and GET animal/{id} with them open), and POST with 10 streams following
-# every write, each against the same without.
+# records. And the change feed's cost on the direct instance: 1000 idle
+# streams (its memory, and GET animal/{id} with them open), and POST with
+# 10 streams following every write, each against the same without.
 #
 # Everything runs at once, idle but for what is measured, so that ceilings
 # and farm share one machine state; the rounds interleave them, so that a
