@@ -255,6 +255,15 @@ func TestChaos(t *testing.T) {
 	}
 	t.Logf("%d of %d POSTs failed (503: the instance holding them was killed); %d of those had been committed, %d not",
 		len(l.failedNew), l.requests["POST"], committed, len(l.failedNew)-committed)
+	// Two instances were always up: NGINX must never have found none to
+	// send a write to (it did when it marked the backups down: a POST's
+	// 503 then was not its instance's death).
+	errLog, _ := os.ReadFile(filepath.Join(s.dir, "logs", "nginx_error.log"))
+	for line := range strings.Lines(string(errLog)) {
+		if strings.Contains(line, "no live upstreams") {
+			t.Errorf("NGINX found no instance up: %s", strings.TrimSpace(line))
+		}
+	}
 }
 
 // statusIn is the http_status_code of a JSON error body, 0 without one.

@@ -697,8 +697,9 @@ func postAll(t *testing.T, s *stack, prefix string, n int) []float64 {
 }
 
 // Writes go to the instance that writes the database, on its writes
-// socket, not through another instance; when it dies (kill -9), they go on
-// through the others, and then to the new writer's writes socket.
+// socket, not through another instance; when it dies (kill -9) under
+// writes, they go on through the others, and then, at once, to the new
+// writer's writes socket: NGINX never keeps it out (max_fails=0).
 func TestWritesGoToTheWriter(t *testing.T) {
 	for _, transport := range []string{"uwsgi", "http"} {
 		t.Run(transport, func(t *testing.T) {
@@ -709,17 +710,60 @@ func TestWritesGoToTheWriter(t *testing.T) {
 			if writer < 0 {
 				t.Fatalf("POSTs answered by each instance: %v; want all by one", got)
 			}
+			// One client writes without pause across the kill, so that
+			// NGINX finds the writes socket dead (no writer listens there
+			// for 20 ms): at most its one POST in hand at the kill fails.
+			stop, failed := make(chan struct{}), make(chan []string)
+			go func() {
+				var f []string
+				for i := 0; ; i++ {
+					select {
+					case <-stop:
+						failed <- f
+						return
+					default:
+					}
+					body := fmt.Sprintf(`{"id": "b-%d", "species": "cow", "sex": "female"}`, i)
+					req, _ := http.NewRequest("POST", s.url("/api/v1/animal"), strings.NewReader(body))
+					req.Header.Set("Content-Type", "application/json")
+					res, err := client.Do(req)
+					if err != nil {
+						f = append(f, err.Error())
+						continue
+					}
+					b, _ := io.ReadAll(res.Body)
+					res.Body.Close()
+					if res.StatusCode != 201 {
+						f = append(f, fmt.Sprintf("%d %s", res.StatusCode, b))
+					}
+				}
+			}()
+			time.Sleep(100 * time.Millisecond)
 			if err := syscall.Kill(s.pid(fmt.Sprintf("farm_%d", writer+1)), syscall.SIGKILL); err != nil {
 				t.Fatal(err)
 			}
-			postAll(t, s, "b", 12) // through the others, while NGINX finds the socket dead
-			// NGINX tries the writes socket again once its fail_timeout (2 s)
-			// is over, counted on a clock of whole seconds: up to 3 s after
-			// the failure.
-			time.Sleep(3500 * time.Millisecond)
-			got = postAll(t, s, "c", 12)
-			if next := slices.Index(got, 12); next < 0 || next == writer {
-				t.Fatalf("after the writer's kill, POSTs answered by each instance: %v; want all by one survivor", got)
+			killed := time.Now()
+			time.Sleep(300 * time.Millisecond)
+			close(stop)
+			if f := <-failed; len(f) > 1 {
+				t.Errorf("%d POSTs failed across the writer's kill, want at most the one it had in hand: %q", len(f), f)
+			}
+			errLog, _ := os.ReadFile(filepath.Join(s.dir, "logs", "nginx_error.log"))
+			if !strings.Contains(string(errLog), "writes.socket") {
+				t.Fatalf("no write found the writes socket dead: the test missed its window; NGINX's error log:\n%s", errLog)
+			}
+			// The new writer listens 20 ms after the kill (plus its own
+			// start); marked down, the socket would be out for fail_timeout,
+			// 2 to 3 s. Within 1.5 s, every write goes to one survivor.
+			for i := 0; ; i++ {
+				got = postAll(t, s, fmt.Sprintf("c%d", i), 12)
+				if next := slices.Index(got, 12); next >= 0 && next != writer {
+					break
+				}
+				if time.Since(killed) > 1500*time.Millisecond {
+					t.Fatalf("1.5 s after the writer's kill, POSTs answered by each instance: %v; want all by one survivor", got)
+				}
+				time.Sleep(50 * time.Millisecond)
 			}
 		})
 	}

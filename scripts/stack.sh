@@ -278,17 +278,25 @@ write_nginx_conf() {
   # Writes go to the instance that writes the database, on the writes
   # socket only it listens on, and to the others' own sockets while it
   # does not answer there (a new writer takes it over within 20 ms of
-  # the last one's end; NGINX tries it again after fail_timeout, 2 to
-  # 3 s on its clock of whole seconds). Only SQLite has one writer; with
-  # another store, or one instance, writes are spread as reads are.
+  # the last one's end). Only SQLite has one writer; with another store,
+  # or one instance, writes are spread as reads are. max_fails=0: NGINX
+  # never marks a write's server down. A write is repeated only when its
+  # server refuses or drops it (an error, never a timeout), which on a
+  # unix socket costs microseconds, so marks would save nothing; and
+  # they cost writes: NGINX marks a backup on its first failure, clears
+  # the mark only by a success, and after fail_timeout lets one request
+  # at a time try it. Backups get writes only while the writer is gone,
+  # so theirs stayed marked from a kill long before, and the next
+  # writer's death left NGINX none to send to ("no live upstreams":
+  # 503s with two instances up, TestChaos).
   ups+="    upstream farm_write {"$'\n'"        zone farm_write 64k;"$'\n'
   local backup=""
   if [ "${FARM_DATASTORE,,}" = sqlite ] && [ "$FARM_INSTANCES" -gt 1 ]; then
-    ups+="        server \"unix:$FARM_SOCKET_DIR/${sock}writes.socket\" max_fails=1 fail_timeout=2s;"$'\n'
+    ups+="        server \"unix:$FARM_SOCKET_DIR/${sock}writes.socket\" max_fails=0;"$'\n'
     backup=" backup"
   fi
   for i in $(seq 1 "$FARM_INSTANCES"); do
-    ups+="        server \"unix:$FARM_SOCKET_DIR/$sock$i.socket\" max_fails=1 fail_timeout=2s$backup;"$'\n'
+    ups+="        server \"unix:$FARM_SOCKET_DIR/$sock$i.socket\" max_fails=0$backup;"$'\n'
   done
   ups+="$keep    }"$'\n'"    upstream farm_metrics {"$'\n'"        hash \$remote_addr consistent;"$'\n'
   for i in $(seq 1 "$FARM_INSTANCES"); do
