@@ -281,14 +281,14 @@ write_nginx_conf() {
   # the last one's end). Only SQLite has one writer; with another store,
   # or one instance, writes are spread as reads are. max_fails=0: NGINX
   # never marks a write's server down. A write is repeated only when its
-  # server refuses or drops it (an error, never a timeout), which on a
-  # unix socket costs microseconds, so marks would save nothing; and
-  # they cost writes: NGINX marks a backup on its first failure, clears
-  # the mark only by a success, and after fail_timeout lets one request
-  # at a time try it. Backups get writes only while the writer is gone,
-  # so theirs stayed marked from a kill long before, and the next
-  # writer's death left NGINX none to send to ("no live upstreams":
-  # 503s with two instances up, TestChaos).
+  # server refuses or drops it (an error; after a timeout it is not),
+  # which on a unix socket costs microseconds, so marks would save
+  # little; and they cost writes: NGINX marks a backup on its first
+  # failure, clears the mark only by a success, and after fail_timeout
+  # lets one request at a time try it. Backups get writes only while
+  # the writer is gone, so theirs stayed marked from a kill long before,
+  # and the next writer's death left NGINX none to send to ("no live
+  # upstreams": 503s with two instances up, TestChaos).
   ups+="    upstream farm_write {"$'\n'"        zone farm_write 64k;"$'\n'
   local backup=""
   if [ "${FARM_DATASTORE,,}" = sqlite ] && [ "$FARM_INSTANCES" -gt 1 ]; then
