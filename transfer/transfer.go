@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/farmhq/farm"
+	"github.com/farmhq/farm/jsonenc"
 	"github.com/farmhq/farm/validate"
 )
 
@@ -58,9 +59,7 @@ func Export(ctx context.Context, src farm.AnimalExporter, w io.Writer, progress 
 // appendRecord writes a record's fields as one NDJSON line, the same
 // bytes as json.Marshal of the record.
 func appendRecord(b []byte, a *farm.Animal) []byte {
-	j, _ := json.Marshal(a) // strings only: it cannot fail
-	b = append(b, j...)
-	return append(b, '\n')
+	return append(jsonenc.Animal(b, a), '\n')
 }
 
 // Options of an import.
