@@ -9,14 +9,14 @@ package feed
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"log/slog"
+	"strconv"
 	"sync"
 	"time"
 
 	"github.com/farmhq/farm"
+	"github.com/farmhq/farm/jsonenc"
 )
 
 // Options tune a Hub; the zero value is usable.
@@ -83,8 +83,16 @@ type Event struct {
 
 // Encode makes a change's event.
 func Encode(c farm.Change) Event {
-	j, _ := json.Marshal(c)
-	return Event{Change: c, SSE: fmt.Appendf(nil, "id: %d\ndata: %s\n\n", c.Seq, j)}
+	return Event{Change: c, SSE: appendSSE(nil, &c)}
+}
+
+// appendSSE appends a change's Server-Sent Event.
+func appendSSE(b []byte, c *farm.Change) []byte {
+	b = append(b, "id: "...)
+	b = strconv.AppendInt(b, c.Seq, 10)
+	b = append(b, "\ndata: "...)
+	b = jsonenc.Change(b, c)
+	return append(b, "\n\n"...)
 }
 
 // Sub is one subscriber's stream of changes. It gets them a round at a
@@ -242,11 +250,14 @@ func (h *Hub) round(ctx context.Context) error {
 }
 
 // hand gives a round of changes to every subscriber, never waiting for
-// one: each is encoded once, for all.
+// one: each is encoded once, for all, into one buffer for the round.
 func (h *Hub) hand(cs []farm.Change) {
 	evs := make([]Event, len(cs))
+	buf := make([]byte, 0, 160*len(cs))
 	for i := range cs {
-		evs[i] = Encode(cs[i])
+		start := len(buf)
+		buf = appendSSE(buf, &cs[i])
+		evs[i] = Event{Change: cs[i], SSE: buf[start:len(buf):len(buf)]}
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()

@@ -2,6 +2,7 @@ package feed_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"testing"
 	"time"
@@ -85,5 +86,47 @@ func TestHub(t *testing.T) {
 	}
 	if subs != 0 {
 		t.Errorf("%d subscribers counted after all ended", subs)
+	}
+}
+
+// Every event handed out is its change's Server-Sent Event, encoded as
+// encoding/json encodes the change, whether one round holds one change or
+// many (one buffer for the round).
+func TestEventsAreTheirChangesSSE(t *testing.T) {
+	st := ram.New()
+	h := feed.New(st, feed.Options{Poll: 5 * time.Millisecond})
+	ctx := context.Background()
+	sub, _, err := h.Subscribe(ctx, farm.AnimalFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	for i := range 300 {
+		if err := st.CreateAnimal(ctx, &farm.Animal{ID: fmt.Sprintf("a%03d", i), Species: "cow", Sex: "female", Name: `<"Daisy" & co>`}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.DeleteAnimal(ctx, "a000", ""); err != nil {
+		t.Fatal(err)
+	}
+	check := func(ev feed.Event) {
+		t.Helper()
+		j, _ := json.Marshal(ev.Change)
+		if want := fmt.Sprintf("id: %d\ndata: %s\n\n", ev.Seq, j); string(ev.SSE) != want {
+			t.Fatalf("event %d:\n got %q\nwant %q", ev.Seq, ev.SSE, want)
+		}
+	}
+	deadline := time.After(5 * time.Second)
+	for n := 0; n < 301; {
+		select {
+		case evs := <-sub.Events():
+			for _, ev := range evs {
+				check(ev)
+				check(feed.Encode(ev.Change))
+			}
+			n += len(evs)
+		case <-deadline:
+			t.Fatalf("%d events of 301", n)
+		}
 	}
 }
