@@ -138,3 +138,39 @@ func BenchmarkCreate(b *testing.B) {
 	commits, writes, _ := s.CommitStats()
 	b.ReportMetric(float64(writes)/float64(max(1, commits)), "writes/commit")
 }
+
+// BenchmarkChanges reads a round of the change feed: 500 changes, as the
+// hub reads them (creations, updates that move records between listings,
+// deletions).
+func BenchmarkChanges(b *testing.B) {
+	s, err := Open(filepath.Join(b.TempDir(), "changes.db"), Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	for i := range 400 {
+		a := &farm.Animal{ID: fmt.Sprintf("c-%d", i), Species: "chicken", Sex: "female", Name: "Hen", DOB: "2024-05-01"}
+		if err := s.CreateAnimal(ctx, a); err != nil {
+			b.Fatal(err)
+		}
+		if i%4 == 0 {
+			a.Species, a.Name = "cow", "Daisy"
+			if err := s.ReplaceAnimal(ctx, a, a.Rev); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if i%8 == 0 {
+			if err := s.DeleteAnimal(ctx, a.ID, ""); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		cs, err := s.Changes(ctx, 0, 500)
+		if err != nil || len(cs) != 500 {
+			b.Fatal(len(cs), err)
+		}
+	}
+}

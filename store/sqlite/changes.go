@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"strings"
 
 	"github.com/farmhq/farm"
@@ -82,6 +83,18 @@ func (s *Store) LastSeq(ctx context.Context) (int64, error) {
 	return s.seq.load(), nil
 }
 
+// feedQuery reads a round of the feed: the sequence, the kind, and the
+// rest as one text (the fields joined by sep, the fields before an update
+// that moved the record after them when there are any). The driver gives
+// each column two allocations and its own calls: ten columns cost the
+// hub's reading of a round more than SQLite's (BenchmarkChanges: 2.9 µs
+// and 23 allocations a change as ten columns, 1.4-2.0 µs and 7 as three,
+// in runs side by side). No field
+// can hold sep: a name holds no control character (Animal.Validate), and
+// the other fields are words, digits and an id's URL-unreserved
+// characters.
+const feedQuery = "SELECT seq, kind, id || char(31) || ifnull(rev, '') || char(31) || ifnull(species, '') || char(31) || ifnull(sex, '') || char(31) || ifnull(name, '') || char(31) || ifnull(dob, '') || ifnull(char(31) || was, '') FROM change WHERE seq > ? ORDER BY seq LIMIT ?"
+
 // Changes implements farm.ChangeFeed, from the change log. Committed
 // sequences are consecutive, so a first change that is not since+1 means
 // the ones between were dropped (KeepChanges): EGONE.
@@ -89,7 +102,7 @@ func (s *Store) Changes(ctx context.Context, since int64, limit int) ([]farm.Cha
 	if err := s.closed(); err != nil {
 		return nil, err
 	}
-	st, err := s.stmts.get(ctx, "SELECT seq, at, kind, id, rev, species, sex, name, dob, was FROM change WHERE seq > ? ORDER BY seq LIMIT ?")
+	st, err := s.stmts.get(ctx, feedQuery)
 	if err != nil {
 		return nil, storeError(err)
 	}
@@ -101,13 +114,12 @@ func (s *Store) Changes(ctx context.Context, since int64, limit int) ([]farm.Cha
 	var out []farm.Change
 	for rows.Next() {
 		var c change
-		var rev, species, sex, name, dob, was sql.NullString
-		if err := rows.Scan(&c.seq, &c.at, &c.kind, &c.a.ID, &rev, &species, &sex, &name, &dob, &was); err != nil {
+		var text string
+		if err := rows.Scan(&c.seq, &c.kind, &text); err != nil {
 			return nil, storeError(err)
 		}
-		c.a.Rev, c.a.Species, c.a.Sex, c.a.Name, c.a.DOB = rev.String, species.String, sex.String, name.String, dob.String
-		if was.Valid {
-			c.was = decodeFields(was.String)
+		if err := c.decode(text); err != nil {
+			return nil, storeError(err)
 		}
 		if len(out) == 0 && c.seq != since+1 {
 			return nil, farm.Errorf(farm.EGONE, "changes after %d are no longer kept (the oldest kept is %d): list the records again, then follow from the last sequence", since, c.seq)
@@ -118,6 +130,30 @@ func (s *Store) Changes(ctx context.Context, since int64, limit int) ([]farm.Cha
 		return nil, storeError(err)
 	}
 	return out, nil
+}
+
+// decode reads feedQuery's text into the change: six fields, and four more
+// when the change has the fields before an update.
+func (c *change) decode(text string) error {
+	var p [10]string
+	n := 0
+	for ; n < len(p)-1; n++ {
+		i := strings.Index(text, sep)
+		if i < 0 {
+			break
+		}
+		p[n], text = text[:i], text[i+len(sep):]
+	}
+	p[n] = text
+	n++
+	if n != 6 && n != 10 {
+		return fmt.Errorf("sqlite: change %d: %d fields in the log's row", c.seq, n)
+	}
+	c.a = farm.Animal{ID: p[0], Rev: p[1], Species: p[2], Sex: p[3], Name: p[4], DOB: p[5]}
+	if n == 10 {
+		c.was = &farm.Animal{Species: p[6], Sex: p[7], Name: p[8], DOB: p[9]}
+	}
+	return nil
 }
 
 // feed is the change as the feed tells it.
