@@ -10,12 +10,12 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"flag"
 	"fmt"
 	"net/http"
 	"os"
 	"os/signal"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -31,6 +31,7 @@ func main() {
 	url := flag.Arg(0)
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: *n}}
 	var events, ended atomic.Int64
+	data := []byte("data: ")
 	var ready sync.WaitGroup
 	for range *n {
 		ready.Add(1)
@@ -45,7 +46,7 @@ func main() {
 			ready.Done()
 			sc := bufio.NewScanner(res.Body)
 			for sc.Scan() {
-				if strings.HasPrefix(sc.Text(), "data: ") {
+				if bytes.HasPrefix(sc.Bytes(), data) { // no string a line
 					events.Add(1)
 				}
 			}
