@@ -89,10 +89,10 @@ func (s *Store) LastSeq(ctx context.Context) (int64, error) {
 // each column two allocations and its own calls: ten columns cost the
 // hub's reading of a round more than SQLite's (BenchmarkChanges: 2.9 µs
 // and 23 allocations a change as ten columns, 1.4-2.0 µs and 7 as three,
-// in runs side by side). No field
-// can hold sep: a name holds no control character (Animal.Validate), and
-// the other fields are words, digits and an id's URL-unreserved
-// characters.
+// in runs side by side). No field can hold sep: a name holds no control
+// character (Animal.Validate), and the other fields are words, digits and
+// an id's URL-unreserved characters; a row that splits otherwise is an
+// error, not a record.
 const feedQuery = "SELECT seq, kind, id || char(31) || ifnull(rev, '') || char(31) || ifnull(species, '') || char(31) || ifnull(sex, '') || char(31) || ifnull(name, '') || char(31) || ifnull(dob, '') || ifnull(char(31) || was, '') FROM change WHERE seq > ? ORDER BY seq LIMIT ?"
 
 // Changes implements farm.ChangeFeed, from the change log. Committed
