@@ -146,7 +146,7 @@ func (c *change) decode(text string) error {
 	}
 	p[n] = text
 	n++
-	if n != 6 && n != 10 {
+	if n != 6 && n != 10 || strings.Contains(text, sep) {
 		return fmt.Errorf("sqlite: change %d: %d fields in the log's row", c.seq, n)
 	}
 	c.a = farm.Animal{ID: p[0], Rev: p[1], Species: p[2], Sex: p[3], Name: p[4], DOB: p[5]}
