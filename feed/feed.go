@@ -83,7 +83,8 @@ type Event struct {
 
 // Encode makes a change's event.
 func Encode(c farm.Change) Event {
-	return Event{Change: c, SSE: appendSSE(nil, &c)}
+	b := appendSSE(nil, &c)
+	return Event{Change: c, SSE: b[:len(b):len(b)]}
 }
 
 // appendSSE appends a change's Server-Sent Event.

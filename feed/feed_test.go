@@ -90,8 +90,10 @@ func TestHub(t *testing.T) {
 }
 
 // Every event handed out is its change's Server-Sent Event, encoded as
-// encoding/json encodes the change, whether one round holds one change or
-// many (one buffer for the round).
+// encoding/json encodes the change, in a round of one change and in a
+// round of many (one buffer for the round: each event's bytes end where
+// its capacity does, so that nobody appending to one writes into the
+// next).
 func TestEventsAreTheirChangesSSE(t *testing.T) {
 	st := ram.New()
 	h := feed.New(st, feed.Options{Poll: 5 * time.Millisecond})
@@ -101,6 +103,44 @@ func TestEventsAreTheirChangesSSE(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer sub.Close()
+	check := func(ev feed.Event) {
+		t.Helper()
+		j, _ := json.Marshal(ev.Change)
+		if want := fmt.Sprintf("id: %d\ndata: %s\n\n", ev.Seq, j); string(ev.SSE) != want {
+			t.Fatalf("event %d:\n got %q\nwant %q", ev.Seq, ev.SSE, want)
+		}
+		if cap(ev.SSE) != len(ev.SSE) {
+			t.Fatalf("event %d: capacity %d past its %d bytes", ev.Seq, cap(ev.SSE), len(ev.SSE))
+		}
+	}
+	// receive collects n events; it returns the largest round's size.
+	receive := func(n int) int {
+		t.Helper()
+		largest := 0
+		deadline := time.After(5 * time.Second)
+		for got := 0; got < n; {
+			select {
+			case evs := <-sub.Events():
+				for _, ev := range evs {
+					check(ev)
+					check(feed.Encode(ev.Change))
+				}
+				got += len(evs)
+				largest = max(largest, len(evs))
+			case <-deadline:
+				t.Fatalf("%d events of %d", got, n)
+			}
+		}
+		return largest
+	}
+	if err := st.CreateAnimal(ctx, &farm.Animal{ID: "one", Species: "cow", Sex: "male"}); err != nil {
+		t.Fatal(err)
+	}
+	if largest := receive(1); largest != 1 {
+		t.Fatalf("a round of %d for one change", largest)
+	}
+	// 301 changes written at once, in memory, come in rounds of many at
+	// 5 ms a round.
 	for i := range 300 {
 		if err := st.CreateAnimal(ctx, &farm.Animal{ID: fmt.Sprintf("a%03d", i), Species: "cow", Sex: "female", Name: `<"Daisy" & co>`}); err != nil {
 			t.Fatal(err)
@@ -109,24 +149,7 @@ func TestEventsAreTheirChangesSSE(t *testing.T) {
 	if err := st.DeleteAnimal(ctx, "a000", ""); err != nil {
 		t.Fatal(err)
 	}
-	check := func(ev feed.Event) {
-		t.Helper()
-		j, _ := json.Marshal(ev.Change)
-		if want := fmt.Sprintf("id: %d\ndata: %s\n\n", ev.Seq, j); string(ev.SSE) != want {
-			t.Fatalf("event %d:\n got %q\nwant %q", ev.Seq, ev.SSE, want)
-		}
-	}
-	deadline := time.After(5 * time.Second)
-	for n := 0; n < 301; {
-		select {
-		case evs := <-sub.Events():
-			for _, ev := range evs {
-				check(ev)
-				check(feed.Encode(ev.Change))
-			}
-			n += len(evs)
-		case <-deadline:
-			t.Fatalf("%d events of 301", n)
-		}
+	if largest := receive(301); largest < 2 {
+		t.Fatalf("301 changes came one a round")
 	}
 }
