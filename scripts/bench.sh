@@ -5,7 +5,8 @@
 #   scripts/bench.sh [-d DURATION] [-r ROUNDS] [-n RECORDS] [-f] [-o FILE]
 #       -d  length of each measurement (default 5s)
 #       -r  rounds: each measurement is taken this many times, ceilings
-#           and farm in turn, and the median kept (default 3)
+#           and farm in turn, and the median kept (default 3; the change
+#           feed's POST three times a round, in pairs)
 #       -n  records of the large collection (default 1000000; 0: skip it)
 #       -f  only the change feed's cost (below)
 #       -o  also write the table to FILE
@@ -393,7 +394,8 @@ fi
 
 # The table.
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
-# pratio A B: the median of A's and B's round-by-round ratios (req/s).
+# pratio A B: the median of A's and B's round-by-round ratios (req/s); pair
+# by pair for the change feed's POST.
 pratio() {
   paste -d' ' <(cut -d' ' -f1 "$work/results/$1") <(cut -d' ' -f1 "$work/results/$2") |
     awk '$2 > 0 { print $1 / $2 }' | sort -g | awk '{ v[NR] = $1 } END { if (NR) printf "%.2f", v[int((NR + 1) / 2)]; else print "-" }'
