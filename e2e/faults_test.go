@@ -258,11 +258,8 @@ func TestChaos(t *testing.T) {
 	// Two instances were always up: NGINX must never have found none to
 	// send a write to (it did when it marked the backups down: a POST's
 	// 503 then was not its instance's death).
-	errLog, _ := os.ReadFile(filepath.Join(s.dir, "logs", "nginx_error.log"))
-	for line := range strings.Lines(string(errLog)) {
-		if strings.Contains(line, "no live upstreams") {
-			t.Errorf("NGINX found no instance up: %s", strings.TrimSpace(line))
-		}
+	for _, line := range s.noLiveUpstreams() {
+		t.Errorf("NGINX found no instance up: %s", line)
 	}
 }
 
