@@ -15,6 +15,10 @@
 #   ./farm_start.sh --check    check the configurations, start nothing
 #   ./farm_stop.sh             stop it all
 #
+# --reload and --revive run the stack with the settings it was started
+# with (kept in logs/farm_settings), except those given again: a reload
+# with FARM_INSTANCES=3 on a stack of 4 stops the fourth.
+#
 # Settings (environment):
 #   FARM_INSTANCES=2            how many farm instances
 #   FARM_CONFIG=conf/farm_uwsgi.cfg
@@ -52,6 +56,7 @@ case "${1:-}" in
   *) die "unknown argument $1 (see --help)" ;;
 esac
 
+case $mode in reload|revive) load_settings ;; esac
 stack_init
 case $mode in
   check)
@@ -79,6 +84,7 @@ case $mode in
     start_nginx
     cp "$LOGS/nginx.conf" "$LOGS/nginx.conf.running"
     wait_nginx
+    save_settings
     trap - ERR
     say "farm is up: http://127.0.0.1:$FARM_PORT_NGINX/ ($FARM_INSTANCES instances, $FARM_TRANSPORT, logs in logs/)"
     ;;
@@ -111,6 +117,15 @@ case $mode in
       # before the next goes.
       [ "$i" -lt "$FARM_INSTANCES" ] && wait_taken "$i"
     done
+    # Fewer instances than before: the others go once NGINX no longer
+    # sends them anything (after its reload below).
+    extra=()
+    for f in "$LOGS"/farm_*.pid; do
+      [ -f "$f" ] || continue
+      i=${f#"$LOGS"/farm_}
+      i=${i%.pid}
+      [ "$i" -gt "$FARM_INSTANCES" ] && extra+=("$i")
+    done
     write_targets
     # Reload NGINX only when its configuration changed (check_config wrote
     # the new one): a reload closes its clients' idle connections.
@@ -122,6 +137,10 @@ case $mode in
       cp "$LOGS/nginx.conf" "$LOGS/nginx.conf.running"
       say "NGINX reloaded with the new configuration"
     fi
+    for i in "${extra[@]}"; do
+      stop_instance "$i"
+    done
+    save_settings
     say "rolling restart done: $FARM_INSTANCES instances"
     ;;
 esac

@@ -675,6 +675,68 @@ func rollingRestartAndKill(t *testing.T, transport string) {
 	}
 }
 
+// TestReloadKeepsTheStacksSettings: --reload and --revive given no
+// settings run the stack as it was started (its instances, its
+// transport); a reload with fewer instances stops the others.
+func TestReloadKeepsTheStacksSettings(t *testing.T) {
+	s := newStack(t, 3, "FARM_TRANSPORT=http")
+	s.start()
+	conf := func() string {
+		b, err := os.ReadFile(filepath.Join(s.dir, "logs", "nginx.conf"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	about := func() {
+		t.Helper()
+		if code, _, b := do(t, "GET", s.url("/api/v1/_about"), ""); code != 200 {
+			t.Fatalf("GET _about through NGINX: %d %s\n%s", code, b, s.logs())
+		}
+	}
+
+	s.env = nil // the scripts get nothing but what the machine has
+	out, err := s.run("farm_start.sh", "--reload")
+	if err != nil || !strings.Contains(out, "rolling restart done: 3 instances") || !strings.Contains(out, "FARM_TRANSPORT=http") {
+		t.Fatalf("--reload without settings: %v\n%s", err, out)
+	}
+	if c := conf(); !strings.Contains(c, "farm_http_3.socket") || strings.Contains(c, "uwsgi_pass") {
+		t.Fatalf("--reload without settings changed the stack: nginx.conf\n%s", c)
+	}
+	about()
+
+	s.env = []string{"FARM_INSTANCES=2"}
+	third := s.pid("farm_3")
+	out, err = s.run("farm_start.sh", "--reload")
+	if err != nil || !strings.Contains(out, "rolling restart done: 2 instances") || !strings.Contains(out, "instance 3 stopped") {
+		t.Fatalf("--reload with FARM_INSTANCES=2: %v\n%s", err, out)
+	}
+	if syscall.Kill(third, 0) == nil {
+		t.Errorf("instance 3 (pid %d) still runs after a reload to 2 instances", third)
+	}
+	if _, err := os.Stat(filepath.Join(s.dir, "logs", "farm_3.pid")); err == nil {
+		t.Error("logs/farm_3.pid is still there")
+	}
+	if c := conf(); strings.Contains(c, "farm_http_3.socket") || !strings.Contains(c, "farm_http_2.socket") {
+		t.Fatalf("nginx.conf after a reload to 2 instances:\n%s", c)
+	}
+	about()
+
+	s.env = nil
+	second := s.pid("farm_2")
+	if err := syscall.Kill(second, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	// Dead, or a zombie until its parent (not this test) reaps it: the
+	// script tells one from a live instance.
+	time.Sleep(100 * time.Millisecond)
+	out, err = s.run("farm_start.sh", "--revive")
+	if err != nil || !strings.Contains(out, "1 of 2 instances started again") {
+		t.Fatalf("--revive without settings: %v\n%s", err, out)
+	}
+	about()
+}
+
 // posts is how many POSTs each instance answered 201, by its own metrics.
 func (s *stack) posts() []float64 {
 	s.t.Helper()

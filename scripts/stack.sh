@@ -3,6 +3,41 @@
 
 . scripts/lib.sh
 
+# The settings a stack was started with, kept in logs/farm_settings so
+# that --reload and --revive run the same stack (the same instances, the
+# same transport, ...) when they are not given again.
+SETTINGS=(FARM_INSTANCES FARM_CONFIG FARM_SOCKET_DIR FARM_NGINX_USER FARM_PORT_NGINX
+  FARM_METRICS_PORT FARM_TRANSPORT FARM_SCHED_POLICY FARM_NGINX_WORKERS FARM_NGINX_CONNS
+  FARM_NGINX_RATE FARM_NGINX_BURST FARM_BIN FARM_NGINX)
+SETTINGS_FILE=logs/farm_settings
+
+# load_settings sets, from logs/farm_settings, each setting the environment
+# does not give, and says which it took.
+load_settings() {
+  local k v s taken=""
+  [ -f "$SETTINGS_FILE" ] || return 0
+  while IFS= read -r line; do
+    k=${line%%=*} v=${line#*=}
+    for s in "${SETTINGS[@]}"; do
+      if [ "$k" = "$s" ] && [ -z "${!k+set}" ]; then
+        printf -v "$k" '%s' "$v"
+        export "${k?}"
+        taken+=" $k=$v"
+      fi
+    done
+  done <"$SETTINGS_FILE"
+  [ -z "$taken" ] || say "the stack's settings (from $SETTINGS_FILE):$taken"
+}
+
+# save_settings writes the settings this stack runs with.
+save_settings() {
+  local s
+  for s in "${SETTINGS[@]}"; do
+    printf '%s=%s\n' "$s" "${!s-}"
+  done >"$SETTINGS_FILE.new"
+  mv "$SETTINGS_FILE.new" "$SETTINGS_FILE"
+}
+
 # stack_init reads the settings and checks them; it builds farm when the
 # binary is missing, unless called with --no-build (farm_stop.sh needs no
 # binary to stop what runs).
@@ -94,13 +129,16 @@ instance_env() { # the environment that makes instance $1 unique
   [ -z "${FARM_PUBLIC_URL:-}" ] || printf '%s\n' "PUBLIC_URL=$FARM_PUBLIC_URL"
 }
 
-# alive tells whether the pid in file $1 is a running process (any).
+# alive tells whether the pid in file $1 is a running process (any): a
+# zombie (dead, not yet reaped by its parent) is not.
 alive() {
-  local pid
+  local pid state
   [ -f "$1" ] || return 1
   pid=$(cat "$1" 2>/dev/null) || return 1
   case $pid in ''|*[!0-9]*) return 1 ;; esac
-  kill -0 "$pid" 2>/dev/null
+  kill -0 "$pid" 2>/dev/null || return 1
+  state=$(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null) || return 1
+  [ "${state%% *}" != Z ]
 }
 
 # ours tells whether the pid in pid file $1 is still the process this
