@@ -137,3 +137,86 @@ func TestKillTheWriter(t *testing.T) {
 	}
 	t.Logf("acknowledged: %d by the killed writer, %d by the survivor (%d after the kill)", len(first.acked), len(second.acked), len(second.acked)-ackedBefore)
 }
+
+// TestHoldHelper is not a test: TestStoppedWriter runs this test binary
+// again with FARM_TEST_HOLD=path, to hold the writing of path from
+// another process until it is killed.
+func TestHoldHelper(t *testing.T) {
+	path := os.Getenv("FARM_TEST_HOLD")
+	if path == "" {
+		return
+	}
+	s, err := sqlite.Open(path, sqlite.Options{})
+	if err != nil {
+		fmt.Println("error", err)
+		os.Exit(1)
+	}
+	defer s.Close()
+	fmt.Println("open")
+	select {}
+}
+
+// A write sent to a writer that is stopped (SIGSTOP) gets a 503's error
+// once its time is up, not an answer when the writer comes back; and the
+// writer, back, does not write it.
+func TestStoppedWriter(t *testing.T) {
+	if testing.Short() {
+		t.Skip("stops processes: not with -short")
+	}
+	path := filepath.Join(t.TempDir(), "farm.db")
+	cmd := exec.Command(os.Args[0], "-test.run=^TestHoldHelper$")
+	cmd.Env = append(os.Environ(), "FARM_TEST_HOLD="+path)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGCONT)
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+	if line, _ := bufio.NewReader(out).ReadString('\n'); line != "open\n" {
+		t.Fatalf("the writer process: %q", line)
+	}
+	s, err := sqlite.Open(path, sqlite.Options{WriteTimeout: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	create := func(id string) error {
+		return s.CreateAnimal(ctx, &farm.Animal{ID: id, Species: "cow", Sex: "female"})
+	}
+	if err := create("before"); err != nil {
+		t.Fatal(err)
+	}
+
+	cmd.Process.Signal(syscall.SIGSTOP)
+	start := time.Now()
+	errc := make(chan error, 1)
+	go func() { errc <- create("late") }()
+	select {
+	case err := <-errc:
+		if farm.ErrorCode(err) != farm.EUNAVAILABLE {
+			t.Fatalf("a write to a stopped writer: %v, want unavailable", err)
+		}
+		t.Logf("answered after %v: %v", time.Since(start).Round(time.Millisecond), err)
+	case <-time.After(15 * time.Second):
+		cmd.Process.Signal(syscall.SIGCONT)
+		t.Fatal("a write to a stopped writer is still waiting after 15 s")
+	}
+
+	cmd.Process.Signal(syscall.SIGCONT)
+	// The writer takes writes in order: this one's answer comes after it
+	// has seen "late".
+	if err := create("after"); err != nil {
+		t.Fatalf("a write once the writer is back: %v", err)
+	}
+	if a, err := s.FindAnimal(ctx, "late"); farm.ErrorCode(err) != farm.ENOTFOUND {
+		t.Fatalf("the write its client was told failed: %+v, %v", a, err)
+	}
+}

@@ -52,6 +52,13 @@ type op struct {
 	// to answer it first and send the answer itself (run).
 	peer   *peerConn
 	peerID uint64
+
+	// deadline (CLOCK_MONOTONIC, the machine's: writer.go) of a write sent
+	// to another instance: the writer refuses it past then; 0, none.
+	deadline int64
+	// abandoned: its sender answered the client without its outcome; it
+	// is not sent again to another writer.
+	abandoned atomic.Bool
 }
 
 // result is how a write ended: an error code and message (empty when it
@@ -344,6 +351,10 @@ func (c *committer) run(batch []*op) {
 	for i, o := range batch {
 		if err := o.ctx.Err(); err != nil {
 			results[i] = resultOf(err)
+			continue
+		}
+		if o.deadline != 0 && monotonic() > o.deadline {
+			results[i] = resultOf(errLate)
 			continue
 		}
 		res, err := c.apply(ctx, o)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"os"
 	"path/filepath"
@@ -15,6 +16,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/farmhq/farm"
 )
@@ -41,6 +44,33 @@ import (
 
 // electEvery is how often a follower tries to become the writer.
 const electEvery = 20 * time.Millisecond
+
+// A write sent to another instance carries a deadline, its WriteTimeout
+// from when it was made, on the machine's monotonic clock (the writer is
+// on the same machine: the socket is a unix one). The writer refuses it
+// past the deadline, unwritten, so that a writer that was stopped
+// (SIGSTOP, a debugger, a stuck disk) and comes back does not write what
+// its senders have given up on. A sender waits answerGrace longer than
+// the deadline, for a write taken just before it to be committed and
+// answered, and then answers its client 503 (errNoAnswer). The one write
+// that can still land after that is one its writer took in time and was
+// stopped in the middle of committing, as a kill -9 there leaves it
+// committed or not.
+const answerGrace = 2 * time.Second
+
+var (
+	errLate     = farm.Errorf(farm.EUNAVAILABLE, "the write reached the instance that writes the database past its deadline: not written")
+	errNoAnswer = farm.Errorf(farm.EUNAVAILABLE, "the instance that writes the database did not answer in time (stopped, or its disk stuck)")
+)
+
+// monotonic is CLOCK_MONOTONIC in nanoseconds: the machine's, the same in
+// every process (Go's own monotonic readings count from the process's
+// start).
+func monotonic() int64 {
+	var ts unix.Timespec
+	unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
+	return ts.Nano()
+}
 
 type writer struct {
 	s        *Store
@@ -199,7 +229,23 @@ func (w *writer) do(ctx context.Context, o *op) result {
 	o.ctx = ctx
 	o.done = func(r result) { ch <- r }
 	w.send(o, time.Now().Add(w.s.opt.WriteTimeout))
-	return <-ch
+	if o.deadline == 0 { // this instance's committer has it, or it failed
+		return <-ch
+	}
+	t := time.NewTimer(time.Duration(o.deadline-monotonic()) + answerGrace)
+	defer t.Stop()
+	select {
+	case r := <-ch:
+		return r
+	case <-t.C:
+	}
+	o.abandoned.Store(true)
+	select {
+	case r := <-ch: // just now
+		return r
+	default:
+		return resultOf(errNoAnswer)
+	}
 }
 
 // send routes a write: to the committer when this instance writes, else
@@ -223,6 +269,9 @@ func (w *writer) send(o *op, deadline time.Time) {
 		l := w.link
 		w.mu.Unlock()
 		if l != nil {
+			if o.deadline == 0 {
+				o.deadline = monotonic() + int64(time.Until(deadline))
+			}
 			if l.send(o) {
 				return
 			}
@@ -333,7 +382,8 @@ func (w *writer) closeFiles() {
 // little-endian uint32 length and that many bytes. A write: its number
 // (uvarint), kind, retry (a byte each), then the strings id, species, sex,
 // name, dob, new revision and expected revision, each a uvarint length and
-// its bytes. An answer: the write's number, the change's sequence
+// its bytes, then its deadline (uvarint; last, so that a writer of the
+// version before, which had none, reads the rest). An answer: the write's number, the change's sequence
 // (uvarints), the error code and message (strings). Both ends are the same
 // program; a frame that does not parse ends the connection.
 
@@ -368,12 +418,25 @@ func encodeOp(b []byte, id uint64, o *op) []byte {
 				b = appendString(b, s)
 			}
 		}
-		return b
+		return binary.AppendUvarint(b, uint64(o.deadline))
 	}
 	for _, s := range [...]string{o.a.ID, o.a.Species, o.a.Sex, o.a.Name, o.a.DOB, o.a.Rev, o.rev} {
 		b = appendString(b, s)
 	}
-	return b
+	return binary.AppendUvarint(b, uint64(o.deadline))
+}
+
+// readDeadline reads the deadline that ends a write's frame, if any.
+func readDeadline(b []byte, o *op) error {
+	if len(b) == 0 {
+		return nil
+	}
+	d, k := binary.Uvarint(b)
+	if k <= 0 || k != len(b) || d > math.MaxInt64 {
+		return errors.New("malformed frame")
+	}
+	o.deadline = int64(d)
+	return nil
 }
 
 func decodeOp(b []byte) (uint64, *op, error) {
@@ -403,14 +466,14 @@ func decodeOp(b []byte) (uint64, *op, error) {
 				}
 			}
 		}
-		return id, o, nil
+		return id, o, readDeadline(b, o)
 	}
 	for _, dst := range [...]*string{&o.a.ID, &o.a.Species, &o.a.Sex, &o.a.Name, &o.a.DOB, &o.a.Rev, &o.rev} {
 		if *dst, b, err = readString(b); err != nil {
 			return 0, nil, err
 		}
 	}
-	return id, o, nil
+	return id, o, readDeadline(b, o)
 }
 
 func encodeResult(b []byte, id uint64, r result) []byte {
@@ -558,6 +621,9 @@ func (l *link) read() {
 	l.w.dropLink(l)
 	deadline := time.Now().Add(l.w.s.opt.WriteTimeout)
 	for _, o := range pending {
+		if o.abandoned.Load() {
+			continue // its client has its answer; past its deadline anyway
+		}
 		o.retry = true
 		go l.w.send(o, deadline)
 	}

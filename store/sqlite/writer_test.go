@@ -243,36 +243,32 @@ func TestRetriedWrites(t *testing.T) {
 	if err := do(create); err != nil {
 		t.Fatal(err)
 	}
-	again := *create
-	again.retry = true
-	if err := do(&again); err != nil {
+	again := resend(create)
+	if err := do(again); err != nil {
 		t.Fatalf("retried create: %v", err)
 	}
-	other := *create
-	other.retry, other.a.Rev = true, "1-bb"
-	if err := do(&other); farm.ErrorCode(err) != farm.ECONFLICT {
+	other := resend(create)
+	other.a.Rev = "1-bb"
+	if err := do(other); farm.ErrorCode(err) != farm.ECONFLICT {
 		t.Fatalf("another create of a: %v, want a conflict", err)
 	}
 	replace := &op{kind: opReplace, a: farm.Animal{ID: "a", Species: "cow", Sex: "female", Rev: "2-cc"}, rev: "1-aa"}
 	if err := do(replace); err != nil {
 		t.Fatal(err)
 	}
-	r2 := *replace
-	r2.retry = true
-	if err := do(&r2); err != nil {
+	if err := do(resend(replace)); err != nil {
 		t.Fatalf("retried replace: %v", err)
 	}
-	r3 := *replace
-	if err := do(&r3); farm.ErrorCode(err) != farm.EPRECONDITION {
+	r3 := resend(replace)
+	r3.retry = false
+	if err := do(r3); farm.ErrorCode(err) != farm.EPRECONDITION {
 		t.Fatalf("the replace again, not a retry: %v", err)
 	}
 	del := &op{kind: opDelete, a: farm.Animal{ID: "a"}, rev: "2-cc"}
 	if err := do(del); err != nil {
 		t.Fatal(err)
 	}
-	d2 := *del
-	d2.retry = true
-	if err := do(&d2); err != nil {
+	if err := do(resend(del)); err != nil {
 		t.Fatalf("retried delete: %v", err)
 	}
 	// Once each in the change log.
@@ -281,6 +277,9 @@ func TestRetriedWrites(t *testing.T) {
 		t.Fatalf("changes %+v, gap %v, %v; want 3", cs, gap, err)
 	}
 }
+
+// resend is o as sent again after its answer was lost.
+func resend(o *op) *op { return &op{kind: o.kind, a: o.a, rev: o.rev, retry: true} }
 
 // The counts kept by the writes are the counts of the records.
 func TestTallyMatchesRecords(t *testing.T) {
