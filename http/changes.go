@@ -114,10 +114,18 @@ func handleChanges(o Options) http.Handler {
 			}
 			q.since, q.now = n, false
 		}
-		if q.now {
-			if q.since, err = o.Feed.LastSeq(r.Context()); err != nil {
+		if q.now || q.since > 0 {
+			// since=now is the newest change; a since past it (a typo, a
+			// store restored from an older backup) is taken as the newest
+			// too, so that a client going on from last_seq or the last id
+			// misses none of the changes to come.
+			newest, err := o.Feed.LastSeq(r.Context())
+			if err != nil {
 				fail(w, r, o.Logger, err)
 				return
+			}
+			if q.now || q.since > newest {
+				q.since = newest
 			}
 		}
 		if stream {

@@ -99,6 +99,29 @@ func TestChangesJSON(t *testing.T) {
 
 // A since older than the changes kept is 410, telling the client to list
 // again; the feed from the oldest kept on works.
+// A since past the newest change answers the newest as last_seq: a
+// client going on from it gets the next change.
+func TestChangesSinceAhead(t *testing.T) {
+	forEachStore(t, func(t *testing.T, a *api) {
+		a.do("POST", "/api/v1/animal", map[string]any{"id": "daisy", "species": "cow", "sex": "female"})
+		var f feedAnswer
+		a.do("GET", "/api/v1/_changes", nil).json(t, &f)
+		newest := f.LastSeq
+		r := a.do("GET", "/api/v1/_changes?since="+strconv.FormatInt(newest+50, 10), nil)
+		f = feedAnswer{}
+		r.json(t, &f)
+		if r.status != 200 || len(f.Results) != 0 || f.LastSeq != newest {
+			t.Fatalf("since past the newest (%d): %d %s", newest, r.status, r.body)
+		}
+		a.do("POST", "/api/v1/animal", map[string]any{"id": "bob", "species": "cow", "sex": "male"})
+		f = feedAnswer{}
+		a.do("GET", "/api/v1/_changes?since="+strconv.FormatInt(newest, 10), nil).json(t, &f)
+		if len(f.Results) != 1 || f.Results[0].ID != "bob" {
+			t.Fatalf("from last_seq %d: %+v", newest, f)
+		}
+	})
+}
+
 func TestChangesGone(t *testing.T) {
 	st := ram.NewKeeping(4)
 	a := newAPI(t, st)
