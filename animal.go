@@ -191,7 +191,8 @@ func ValidateDOB(s string, now time.Time) error {
 	if len(s) != len(DateLayout) || s[4] != '-' || s[7] != '-' || !digits(s[:4]) || !digits(s[5:7]) || !digits(s[8:]) {
 		return fmt.Errorf("must be a date as YYYY-MM-DD, not %s", Quote(s))
 	}
-	if _, err := time.Parse(DateLayout, s); err != nil {
+	// time.Parse takes year 0000; the civil calendar has no year 0.
+	if _, err := time.Parse(DateLayout, s); err != nil || s[:4] == "0000" {
 		return fmt.Errorf("%s is not a calendar date", s)
 	}
 	today := now.UTC().Format(DateLayout)

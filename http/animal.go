@@ -242,17 +242,24 @@ func linger(w http.ResponseWriter, r *http.Request) {
 // readBody checks the media type and reads the body within the size limit,
 // writing the error itself (415, 413) when it cannot.
 func readBody(w http.ResponseWriter, r *http.Request, o Options, patch bool) ([]byte, bool) {
+	want := "application/json"
+	if patch {
+		want += " or application/merge-patch+json"
+	}
+	// Of several Content-Type lines, which one counts is the reader's
+	// guess (Header.Get takes the first, others the last): take none.
+	if cts := r.Header.Values("Content-Type"); len(cts) > 1 {
+		fail(w, r, o.Logger, farm.Errorf(farm.EUNSUPPORTED, "%d Content-Type headers: send one, %s", len(cts), want))
+		return nil, false
+	}
 	if ct := r.Header.Get("Content-Type"); ct != "" {
+		// A list of types ("application/json, text/plain") does not parse.
 		mt, params, err := mime.ParseMediaType(ct)
 		okType := err == nil && (mt == "application/json" || patch && mt == "application/merge-patch+json")
 		if cs, has := params["charset"]; okType && has && !strings.EqualFold(cs, "utf-8") {
 			okType = false
 		}
 		if !okType {
-			want := "application/json"
-			if patch {
-				want += " or application/merge-patch+json"
-			}
 			fail(w, r, o.Logger, farm.Errorf(farm.EUNSUPPORTED, "unsupported Content-Type %s: send %s", farm.Quote(ct), want))
 			return nil, false
 		}

@@ -42,6 +42,11 @@ var animalSeeds = []string{
 	`{"id":"a","\u0069d":"b","species":"cow","sex":"male"}`,
 	`{"id":"a","species":"chic\u212Aen","sex":"male"}`,
 	`{"id":"a","species":"cow","sex":"male","name":"\ud800"}`,
+	`{"id":"a","species":"cow","sex":"male","name":"\udc04\ud83d"}`,
+	`{"id":"a","species":"cow","sex":"male","name":"\ud83d\\udc04"}`,
+	`{"id":"a","species":"cow","sex":"male","name":"\ud83d\udc04"}`,
+	`{"\ud800":1,"id":"a","species":"cow","sex":"male"}`,
+	`{"id":"a","species":"cow","sex":"male","dob":"0000-01-03"}`,
 	`{"id":"a","species":"cow","sex":"male","name":"<&>\u2028"}`,
 	`{"id":"a","species":"cow","sex":"male","colour":null}`,
 	`{"id":null,"species":1,"sex":[],"name":{},"dob":true}`,
@@ -113,6 +118,7 @@ func FuzzReplacement(f *testing.F) {
 	f.Add("a/b", []byte(`{"species":"cow","sex":"female"}`))
 	f.Add("", []byte(`{"species":"cow","sex":"female"}`))
 	f.Add("a", []byte(`{"id":null,"species":"cow","sex":"female"}`))
+	f.Add("a", []byte(`{"species":"cow","sex":"female","name":"\udc00"}`))
 	f.Fuzz(func(t *testing.T, id string, body []byte) {
 		a, err := Replacement(id, body, now)
 		if err != nil {
@@ -157,6 +163,9 @@ func FuzzMerge(f *testing.F) {
 	add("a", "COW", "FEMALE", "", "", `{"dob":"2024-06-15"}`)
 	add("", "", "", "", "", `{}`)
 	add("a", "cow", "female", "", "", `null`)
+	add("a", "cow", "female", "", "", `{"name":"\ud800"}`)
+	add("a", "cow", "female", "", "", `{"name":"\ud83d\udc04"}`)
+	add("a", "cow", "female", "", "0000-01-03", `{"name":"x"}`)
 	f.Fuzz(func(t *testing.T, id, species, sex, name, dob string, patch []byte) {
 		cur := &farm.Animal{ID: id, Species: species, Sex: sex, Name: name, DOB: dob, Rev: "r"}
 		before := *cur

@@ -12,6 +12,8 @@ import (
 	"io"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf16"
 	"unicode/utf8"
 
 	"github.com/farmhq/farm"
@@ -27,11 +29,11 @@ type object struct {
 }
 
 // readObject reads body as exactly one JSON object. It refuses what
-// encoding/json would let through quietly: invalid UTF-8 (which it would
-// turn into U+FFFD), a repeated member name (where parsers disagree on
-// which one wins), and anything after the object. It keeps nothing per
-// member beyond the bound above, so a hostile body costs no more memory
-// than itself.
+// encoding/json would let through quietly: invalid UTF-8 and escaped lone
+// surrogates (which it would turn into U+FFFD), a repeated member name
+// (where parsers disagree on which one wins), and anything after the
+// object. It keeps nothing per member beyond the bound above, so a hostile
+// body costs no more memory than itself.
 func readObject(body []byte) (*object, error) {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return nil, farm.Errorf(farm.EINVALID, "the body is empty: expected a JSON object")
@@ -41,6 +43,9 @@ func readObject(body []byte) (*object, error) {
 	}
 	if !json.Valid(body) {
 		return nil, malformed(body)
+	}
+	if i := loneSurrogate(body); i >= 0 {
+		return nil, farm.Errorf(farm.EINVALID, "the body is not valid Unicode: %s at byte %d is a lone surrogate", body[i:i+6], i)
 	}
 	// From here on the body is one well-formed JSON value: the scan below
 	// only finds the members' bounds.
@@ -92,6 +97,51 @@ func readObject(body []byte) (*object, error) {
 			o.moreUnknown++
 		}
 	}
+}
+
+// loneSurrogate returns the offset of the first \u escape of a surrogate
+// that is not half of a high-low pair, or -1. body must be valid JSON:
+// then every backslash in it starts an escape.
+func loneSurrogate(body []byte) int {
+	for i := 0; ; {
+		j := bytes.IndexByte(body[i:], '\\')
+		if j < 0 {
+			return -1
+		}
+		i += j
+		if body[i+1] != 'u' {
+			i += 2
+			continue
+		}
+		r := hex4(body[i+2 : i+6])
+		if !utf16.IsSurrogate(r) {
+			i += 6
+			continue
+		}
+		if len(body) >= i+12 && body[i+6] == '\\' && body[i+7] == 'u' &&
+			utf16.DecodeRune(r, hex4(body[i+8:i+12])) != unicode.ReplacementChar {
+			i += 12
+			continue
+		}
+		return i
+	}
+}
+
+// hex4 decodes the four hex digits of a \u escape.
+func hex4(b []byte) rune {
+	var r rune
+	for _, c := range b[:4] {
+		switch {
+		case '0' <= c && c <= '9':
+			c -= '0'
+		case 'a' <= c && c <= 'f':
+			c -= 'a' - 10
+		default:
+			c -= 'A' - 10
+		}
+		r = r<<4 | rune(c)
+	}
+	return r
 }
 
 // rankOf is farm.FieldRank of a member name as it stands in the body,
@@ -282,6 +332,7 @@ func animalFrom(o *object, now time.Time) (*farm.Animal, error) {
 		for _, f := range fe.Fields {
 			if !bad[farm.FieldRank(f.Field)] {
 				errs = append(errs, f)
+				bad[farm.FieldRank(f.Field)] = true
 			}
 		}
 	}
