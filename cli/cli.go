@@ -112,7 +112,6 @@ func isReported(err error) bool {
 }
 
 func newRoot(ctx context.Context, g *globals, env Env) *cobra.Command {
-	var showVersion bool
 	root := &cobra.Command{
 		Use:   "farm [-c CONFIG] [-v] [-i] [-V] COMMAND",
 		Short: "farm keeps a farm's animal records behind a REST API",
@@ -124,10 +123,6 @@ it through the same configuration file (-c, default conf/farm.cfg).`,
 		SilenceErrors: true,
 		Args:          cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if showVersion {
-				fmt.Fprintln(env.Stdout, farm.ReadBuild().Version)
-				return nil
-			}
 			return usageError{fmt.Errorf("no command given; see farm --help")}
 		},
 	}
@@ -157,7 +152,12 @@ it through the same configuration file (-c, default conf/farm.cfg).`,
 			g.stopProfile()
 		}
 	}
-	root.Flags().BoolVarP(&showVersion, "version", "V", false, "print the version and exit")
+	// -V is a global option, as the synopsis has it: before or after the
+	// other global options, before a command or after it, it prints the
+	// version alone and runs nothing. cobra does that for every command
+	// with a Version (set below), before it checks the command's arguments.
+	pf.BoolP("version", "V", false, "print the version alone and exit, running no command")
+	root.SetVersionTemplate("{{.Version}}\n")
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error { return usageError{err} })
 
 	root.AddCommand(
@@ -175,7 +175,17 @@ it through the same configuration file (-c, default conf/farm.cfg).`,
 		newBackup(g, env),
 		newWatch(g, env),
 	)
+	setVersion(root, farm.ReadBuild().Version)
 	return root
+}
+
+// setVersion gives cmd and every command under it the version that -V
+// prints.
+func setVersion(cmd *cobra.Command, version string) {
+	cmd.Version = version
+	for _, c := range cmd.Commands() {
+		setVersion(c, version)
+	}
 }
 
 // load reads the configuration named by -c.

@@ -37,6 +37,46 @@ func TestVersion(t *testing.T) {
 	}
 }
 
+// -V and --version are global options: wherever they stand among the
+// others, before the command or after it, farm prints the version alone,
+// as farm -V does, and runs nothing (the configurations named here do not
+// exist, and some commands lack their arguments).
+func TestVersionAmongGlobalOptions(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "missing.cfg")
+	cases := [][]string{
+		{"-V", "start"},
+		{"--version", "get", "/x"},
+		{"-c", missing, "-V", "get", "/x"},
+		{"-V", "-c", missing, "start"},
+		{"--config=" + missing, "-v", "-i", "--version", "post", "/x"},
+		{"-v", "-V", "-i", "get"},
+		{"-vV", "-c", missing, "delete", "/x"},
+		{"-V", "animal", "new"},
+		{"-V", "config", "--get", "NO_SUCH_KEY"},
+		{"-c", missing, "start", "-V"},
+		{"get", "/x", "--version"},
+	}
+	for _, args := range cases {
+		r := farmProc(t, "", nil, args...)
+		if r.code != 0 || r.stdout != testVersion+"\n" || r.stderr != "" {
+			t.Errorf("farm %q: exit %d, stdout %q, stderr %q; want %q alone", args, r.code, r.stdout, r.stderr, testVersion)
+		}
+	}
+	// In process too, where the version is the build's.
+	want := farm(t, "-V").ok(t).stdout
+	if strings.Count(want, "\n") != 1 {
+		t.Fatalf("farm -V printed %q", want)
+	}
+	for _, args := range cases {
+		if r := farm(t, args...); r.code != 0 || r.stdout != want || r.stderr != "" {
+			t.Errorf("in process, farm %q: exit %d, stdout %q, stderr %q; want %q", args, r.code, r.stdout, r.stderr, want)
+		}
+	}
+	// -V does not hide a command line that cannot be read at all.
+	farm(t, "-V", "--bogus").fails(t, 2, "unknown flag")
+	farm(t, "-V", "-c").fails(t, 2, "flag needs an argument")
+}
+
 func TestUnstampedVersionIsADate(t *testing.T) {
 	bin := filepath.Join(t.TempDir(), "farm")
 	if out, err := runGo(t, "build", "-o", bin, "github.com/farmhq/farm/cmd/farm"); err != nil {
@@ -220,6 +260,41 @@ func TestConfigCommand(t *testing.T) {
 	}
 	if strings.Contains(r.stdout, "hunter2") || !strings.Contains(r.stderr, "MY_KEY") {
 		t.Errorf("stdout %s stderr %s", r.stdout, r.stderr)
+	}
+}
+
+// WRITE_TOKEN_FILE names a token: farm config hides its value, as _config
+// does, but --get gives scripts the path itself (scripts/stack.sh creates
+// the file there); --get hides the other secrets still.
+func TestConfigWriteTokenFile(t *testing.T) {
+	dir := t.TempDir()
+	tf := filepath.Join(dir, "data", "write_token")
+	cfg := writeConfig(t, dir, "WRITE_TOKEN_FILE=u'"+tf+"'", "COUCHDB_URL='http://admin:hunter2@db:5984'", "API_TOKEN='abc'")
+	r := farm(t, "-c", cfg, "config").ok(t)
+	if v := decode[map[string]any](t, r.stdout); v["WRITE_TOKEN_FILE"] != "***" || strings.Contains(r.stdout, tf) {
+		t.Errorf("config shows WRITE_TOKEN_FILE: %s", r.stdout)
+	}
+	r = farm(t, "-c", cfg, "config", "--env").ok(t)
+	if !strings.Contains(r.stdout, "\nWRITE_TOKEN_FILE=***\n") || strings.Contains(r.stdout, tf) || strings.Contains(r.stdout, "hunter2") {
+		t.Errorf("config --env:\n%s", r.stdout)
+	}
+	for key, want := range map[string]string{
+		"WRITE_TOKEN_FILE": tf,
+		"COUCHDB_URL":      "http://admin:***@db:5984",
+		"API_TOKEN":        "***",
+		"FARM_PORT":        "44444",
+	} {
+		if r := farm(t, "-c", cfg, "config", "--get", key).ok(t); r.stdout != want+"\n" {
+			t.Errorf("config --get %s = %q, want %q", key, r.stdout, want)
+		}
+	}
+	// Unset, it shows as empty everywhere: no token file, writes are open.
+	empty := writeConfig(t, t.TempDir(), "FARM_PORT=1")
+	if r := farm(t, "-c", empty, "config", "--get", "WRITE_TOKEN_FILE").ok(t); r.stdout != "\n" {
+		t.Errorf("config --get WRITE_TOKEN_FILE, unset = %q", r.stdout)
+	}
+	if v := decode[map[string]any](t, farm(t, "-c", empty, "config").ok(t).stdout); v["WRITE_TOKEN_FILE"] != "" {
+		t.Errorf("config: WRITE_TOKEN_FILE, unset = %#v", v["WRITE_TOKEN_FILE"])
 	}
 }
 

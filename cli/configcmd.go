@@ -22,8 +22,11 @@ error naming the file and the line, and exit status 2.
 
 For scripts: --env prints KEY=VALUE lines, values as an environment
 variable would give them (plain text: 44444, 127.0.0.1, True), one a
-line, sorted; --get KEY prints one key's value alone, and fails (exit 2)
-for a key the configuration does not hold.`,
+line, sorted, secrets redacted as above; --get KEY prints one key's value
+alone, and fails (exit 2) for a key the configuration does not hold. For
+farm's own keys --get prints the value itself, but for a password inside
+a URL: WRITE_TOKEN_FILE's path, hidden in the listings, is for scripts
+that create the file. Other keys naming a secret stay hidden.`,
 		Example: `  farm config
   farm -c conf/farm_uwsgi.cfg config --get DATASTORE`,
 		Args: cobra.NoArgs,
@@ -35,14 +38,16 @@ for a key the configuration does not hold.`,
 			for _, w := range cfg.Warnings {
 				fmt.Fprintln(env.Stderr, "warning:", w)
 			}
-			vals := cfg.Values()
-			switch {
-			case get != "":
-				v, ok := vals[get]
+			if get != "" {
+				v, ok := cfg.ScriptValue(get)
 				if !ok {
 					return usageError{fmt.Errorf("%s: no key %s", configName(cfg), get)}
 				}
 				fmt.Fprintln(env.Stdout, plain(v))
+				return nil
+			}
+			vals := cfg.Values()
+			switch {
 			case asEnv:
 				keys := make([]string, 0, len(vals))
 				for k := range vals {

@@ -475,25 +475,44 @@ func (c *Config) HTTPAddr() (string, bool) {
 }
 
 // Values returns every key with its effective value, secrets redacted:
-// what GET /api/v1/_config shows. The documented keys are known to hold
-// no secret but in URLs (COUCHDB_URL may carry a password); any other key
-// is hidden whole when its name names a secret.
+// what GET /api/v1/_config shows and `farm config` prints. As the spec
+// has it, the value of any key whose name names a secret (redact.Key) is
+// hidden whole, known keys included: WRITE_TOKEN_FILE names a token, so
+// its path is hidden too (an empty value still shows that none is set).
+// The passwords inside URLs are hidden in every other value.
 func (c *Config) Values() map[string]any {
 	out := make(map[string]any, len(c.values))
 	for k, v := range c.values {
-		known := specFor(k) != nil
-		switch s, isString := v.(string); {
-		case isString && known:
-			out[k] = redact.URLs(s)
-		case isString:
-			out[k] = redact.Value(k, s)
-		case v != nil && !known && redact.Key(k):
-			out[k] = redact.Mask
-		default:
-			out[k] = v
-		}
+		out[k] = redacted(k, v)
 	}
 	return out
+}
+
+// redacted is the value v of key k as Values shows it.
+func redacted(k string, v any) any {
+	switch s, isString := v.(string); {
+	case isString:
+		return redact.Value(k, s)
+	case v != nil && redact.Key(k):
+		return redact.Mask
+	}
+	return v
+}
+
+// ScriptValue returns the value of one key for `farm config --get`, which
+// scripts use: a known key's value as it is but for the passwords inside
+// URLs (scripts/stack.sh reads WRITE_TOKEN_FILE's path so to create the
+// file: none of farm's own keys holds a secret but in a URL), any other
+// key's as Values shows it. It is false when the key is not set at all.
+func (c *Config) ScriptValue(key string) (any, bool) {
+	v, ok := c.values[key]
+	if !ok {
+		return nil, false
+	}
+	if s, isString := v.(string); isString && specFor(key) != nil {
+		return redact.URLs(s), true
+	}
+	return redacted(key, v), true
 }
 
 // Value returns the effective value of any key, known or not.

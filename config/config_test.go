@@ -204,6 +204,22 @@ func TestLoadGoodFile(t *testing.T) {
 	}
 }
 
+// Python 3's string prefixes: u'...' (or U) is the same string as '...',
+// r'...' (or R) a raw one, without escapes.
+func TestLoadStringPrefixes(t *testing.T) {
+	text := "FARM_IF = u'127.0.0.2'\n" +
+		"ENV=U\"dev\\tx\"\n" +
+		"SQLITE_PATH=r'C:\\farm\\new.db' # \\n is no escape here\n" +
+		"STATIC_DIR=R\"st\\\"atic\"\n"
+	c, _, err := load(t, text, noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Interface != "127.0.0.2" || c.Env != "dev\tx" || c.SQLitePath != `C:\farm\new.db` || c.StaticDir != `st\"atic` {
+		t.Errorf("Load(%q) = FARM_IF %q, ENV %q, SQLITE_PATH %q, STATIC_DIR %q", text, c.Interface, c.Env, c.SQLitePath, c.StaticDir)
+	}
+}
+
 func TestLoadEmptyFile(t *testing.T) {
 	for _, text := range []string{"", "\n", "# nothing\n", "\ufeff"} {
 		c, path, err := load(t, text, noEnv)
@@ -262,6 +278,9 @@ func TestLoadErrors(t *testing.T) {
 		// A bad value that a later line would replace still fails.
 		{"DATASTORE='x'\nDATASTORE='RAM'", 1, "DATASTORE"},
 		{"A=1\r\nB=2\r\nC=x\r\n", 3, "C: \"x\" is not a value"},
+		// Bytes are not a string, whatever their prefix's spelling.
+		{"# c\nFARM_IF=b'127.0.0.1'", 2, "FARM_IF: b'...' is a bytes literal, not a string"},
+		{"FARM_IF=u'x'\nSQLITE_PATH=Rb\"farm.db\"", 2, "SQLITE_PATH: Rb\"...\" is a bytes literal"},
 	}
 	for _, c := range cases {
 		cfg, path, err := load(t, c.text, noEnv)
@@ -435,7 +454,8 @@ func TestValuesRedaction(t *testing.T) {
 		"OAUTH_CLIENT='abc'\n" +
 		"TWO='see http://a:one@h1 and postgres://b:two@h2/db'\n" +
 		"PLAIN='just:a@string'\n" +
-		"HOST='couch:5984'\n"
+		"HOST='couch:5984'\n" +
+		"WRITE_TOKEN_FILE='/srv/farm/write_token'\n"
 	c, _, err := load(t, file, noEnv)
 	if err != nil {
 		t.Fatal(err)
@@ -464,6 +484,8 @@ func TestValuesRedaction(t *testing.T) {
 		"FARM_PORT":       int64(44444),
 		"FARM_IF":         "127.0.0.1",
 		"TESTING":         false,
+		// A known key whose name names a token: hidden too (the spec).
+		"WRITE_TOKEN_FILE": "***",
 	}
 	for k, w := range want {
 		got, ok := vals[k]
@@ -478,6 +500,9 @@ func TestValuesRedaction(t *testing.T) {
 	if v, _ := c.Value("DB_PASSWORD"); v != "hunter2" {
 		t.Errorf("Value(DB_PASSWORD) = %#v, want the real value", v)
 	}
+	if c.WriteTokenFile != "/srv/farm/write_token" {
+		t.Errorf("WriteTokenFile = %q, want the real path", c.WriteTokenFile)
+	}
 	// Values is a copy.
 	vals["FARM_PORT"] = "changed"
 	if v, _ := c.Value("FARM_PORT"); v != int64(44444) {
@@ -488,10 +513,39 @@ func TestValuesRedaction(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range []string{"hunter2", "lower", "12345", "one@", "two@", ":p@"} {
+	for _, s := range []string{"hunter2", "lower", "12345", "one@", "two@", ":p@", "write_token"} {
 		if strings.Contains(string(b), s) {
 			t.Errorf("_config JSON %s shows %q", b, s)
 		}
+	}
+}
+
+// ScriptValue, for farm config --get: farm's own keys as they are but for
+// the passwords in URLs (scripts/stack.sh reads WRITE_TOKEN_FILE's path),
+// other keys as Values shows them.
+func TestScriptValue(t *testing.T) {
+	c, _, err := load(t, "WRITE_TOKEN_FILE='/srv/farm/write_token'\n"+
+		"COUCHDB_URL='http://admin:hunter2@couch:5984/db'\n"+
+		"DB_PASSWORD='hunter2'\nAPI_TOKEN=12345\nREMOTE='http://u:hunter2@h'\nRATIO=0.5\n", noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, w := range map[string]any{
+		"WRITE_TOKEN_FILE": "/srv/farm/write_token",
+		"COUCHDB_URL":      "http://admin:***@couch:5984/db",
+		"DB_PASSWORD":      "***",
+		"API_TOKEN":        "***",
+		"REMOTE":           "http://u:***@h",
+		"RATIO":            0.5,
+		"FARM_PORT":        int64(44444),
+		"DATASTORE":        "SQLite",
+	} {
+		if got, ok := c.ScriptValue(k); !ok || !reflect.DeepEqual(got, w) {
+			t.Errorf("ScriptValue(%s) = %#v, %v; want %#v", k, got, ok, w)
+		}
+	}
+	if v, ok := c.ScriptValue("MISSING"); ok {
+		t.Errorf("ScriptValue(MISSING) = %#v, true", v)
 	}
 }
 

@@ -22,6 +22,9 @@ var parseSeeds = []string{
 	"A=-9223372036854775808\nB=0o17\nC=0b1_0\nD=1e3\nE=.5\n",
 	"FARM_IF=localhost", "A==1", "A=0123", "A='''x'''", "A='x", "A='\\x4'",
 	"1ABC=1", "A=true", "A='x' y", "A=", "A", "\xff", "A='\\",
+	// String prefixes: u and r (any case) are strings, b and f are not.
+	"A=u'x'\nB=U\"y\\n\"\nC=R'\\d'\nD=r\"a\\\"b\" # c\n",
+	`A=r'a\\'` + "\n" + `B=r'a\'`, "A=b'x'", `A=Rb"x"`, "A=f'{x}'", "A=ur'x'", "A=u'''x'''", "A=r'",
 }
 
 // pyQuote writes s as a Python string literal that escapes everything
@@ -136,7 +139,7 @@ func FuzzParse(f *testing.F) {
 // FuzzStringLiteral: any string, quoted with escapes, reads back as
 // itself.
 func FuzzStringLiteral(f *testing.F) {
-	for _, s := range []string{"", "abc", "a'b\"c\\d", "\x00\x01\x07\x08\t\n\v\f\r\x1b", "é🐄\u2028\x7f\u0085", "#", "'''"} {
+	for _, s := range []string{"", "abc", "a'b\"c\\d", "\x00\x01\x07\x08\t\n\v\f\r\x1b", "é🐄\u2028\x7f\u0085", "#", "'''", `a\`, `a\\`, `a\'b`, `C:\dir\`} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -151,11 +154,29 @@ func FuzzStringLiteral(f *testing.F) {
 		if len(es) != 1 || es[0].value != s {
 			t.Fatalf("K=%s reads as %#v, want %q", lit, es, s)
 		}
-		// Raw strings keep every byte but the quote.
+		// u'...' is the same string.
+		if es, err := parse("K=u" + lit); err != nil || len(es) != 1 || es[0].value != s {
+			t.Fatalf("K=u%s reads as %#v, %v; want %q", lit, es, err, s)
+		}
+		// Raw strings keep every byte, backslashes included; as in Python,
+		// a backslash still keeps the quote after it in the string, so a
+		// raw string cannot end in an odd number of backslashes.
 		if !strings.ContainsAny(s, "'\n\r") {
 			es, err := parse("K=r'" + s + "'")
-			if err != nil || len(es) != 1 || es[0].value != s {
+			if trailing := len(s) - len(strings.TrimRight(s, `\`)); trailing%2 == 1 {
+				if err == nil {
+					t.Fatalf("K=r'%s' reads as %#v, want an error: its closing quote is escaped", s, es)
+				}
+			} else if err != nil || len(es) != 1 || es[0].value != s {
 				t.Fatalf("K=r'%s' reads as %#v, %v", s, es, err)
+			}
+		}
+		// With a backslash before each quote, quotes are in too.
+		if !strings.ContainsAny(s, "\n\r") && !strings.HasSuffix(s, `\`) && !strings.Contains(s, `\'`) {
+			raw := strings.ReplaceAll(s, `'`, `\'`)
+			es, err := parse("K=R'" + raw + "' # c")
+			if err != nil || len(es) != 1 || es[0].value != raw {
+				t.Fatalf("K=R'%s' reads as %#v, %v; want %q", raw, es, err, raw)
 			}
 		}
 	})
@@ -212,6 +233,8 @@ func FuzzLoad(f *testing.F) {
 	f.Add("X=1\nX=2\n", "X", "3")
 	f.Add("", "TESTING", "maybe")
 	f.Add("DATASTORE='couchdb'\n", "COUCHDB_URL", "")
+	f.Add("WRITE_TOKEN_FILE=u'/srv/farm/write_token'\nFARM_IF=U'::1'\n", "WRITE_TOKEN_FILE", "/tmp/t")
+	f.Add("SQLITE_PATH=r'C:\\farm\\farm.db'\nX=b'x'\n", "FARM_IF", "x")
 	dir := f.TempDir()
 	path := filepath.Join(dir, "farm.cfg")
 	f.Fuzz(func(t *testing.T, text, envKey, envValue string) {
@@ -244,7 +267,7 @@ func FuzzLoad(f *testing.F) {
 			}
 		}
 		for k, v := range vals {
-			if specFor(k) == nil && redact.Key(k) && v != nil && v != "" && v != redact.Mask {
+			if redact.Key(k) && v != nil && v != "" && v != redact.Mask {
 				t.Fatalf("Values()[%s] = %#v, not redacted", k, v)
 			}
 			if s, ok := v.(string); ok && s != redact.URLs(s) {

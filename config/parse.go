@@ -17,6 +17,7 @@ import (
 //	# a comment
 //	FARM_PORT = 44444          # whole numbers (also 0x.., 1_000, -5)
 //	FARM_IF = '127.0.0.1'      # 'single' or "double" quoted strings, with escapes
+//	NAME = u'farm'             # u'...' is '...'; r'...' is raw (no escapes); b'...' is refused
 //	TESTING = True             # True, False, None
 //	RATIO = 0.5                # floats, kept for keys farm does not know
 
@@ -121,11 +122,19 @@ func literal(s string) (any, string, error) {
 	if s == "" || s[0] == '#' {
 		return nil, "", fmt.Errorf("missing value")
 	}
-	switch c := s[0]; {
-	case c == '\'' || c == '"':
-		return pyString(s)
-	case (c == 'r' || c == 'R') && len(s) > 1 && (s[1] == '\'' || s[1] == '"'):
-		return rawString(s[1:])
+	if prefix, ok := stringPrefix(s); ok {
+		body := s[len(prefix):]
+		switch strings.ToLower(prefix) {
+		case "", "u": // Python 3's u'...' is the same string as '...'
+			return pyString(body)
+		case "r":
+			return rawString(body)
+		case "b", "br", "rb":
+			return nil, "", fmt.Errorf("%s%c...%c is a bytes literal, not a string: write it without the b", prefix, body[0], body[0])
+		case "f", "fr", "rf":
+			return nil, "", fmt.Errorf("%s%c...%c is an f-string, not a literal: write a plain string", prefix, body[0], body[0])
+		}
+		return nil, "", fmt.Errorf("%s is not a string prefix: quote a string ('...'), or write u'...' or r'...'", show(prefix))
 	}
 	end := strings.IndexAny(s, " \t#")
 	if end < 0 {
@@ -222,11 +231,35 @@ func pyFloat(w string) (float64, error) {
 	return f, nil
 }
 
+// stringPrefix reports whether s starts with a string literal, and its
+// prefix: the letters (none, or one or two, as Python's u, r, b, f, rb,
+// fr) right before the opening quote.
+func stringPrefix(s string) (string, bool) {
+	for i := 0; i < len(s) && i <= 2; i++ {
+		switch c := s[i]; {
+		case c == '\'' || c == '"':
+			return s[:i], true
+		case !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z'):
+			return "", false
+		}
+	}
+	return "", false
+}
+
+// tripleQuoted refuses a triple-quoted string, which may span lines; s
+// starts at the opening quote.
+func tripleQuoted(s string) error {
+	if strings.HasPrefix(s, strings.Repeat(s[:1], 3)) {
+		return fmt.Errorf("triple-quoted strings are not supported; use one line")
+	}
+	return nil
+}
+
 // pyString reads a quoted Python string with its escapes.
 func pyString(s string) (any, string, error) {
 	q := s[0]
-	if strings.HasPrefix(s, strings.Repeat(string(q), 3)) {
-		return nil, "", fmt.Errorf("triple-quoted strings are not supported; use one line")
+	if err := tripleQuoted(s); err != nil {
+		return nil, "", err
 	}
 	var b strings.Builder
 	for i := 1; i < len(s); i++ {
@@ -287,12 +320,25 @@ func pyString(s string) (any, string, error) {
 	return nil, "", fmt.Errorf("unterminated string: no closing %c", q)
 }
 
-// rawString reads r'...': no escapes.
+// rawString reads r'...' as Python does: no escapes, but a backslash
+// still keeps the character after it in the string, a quote included
+// (r'a\'b' is a\'b), so a raw string cannot end in an odd number of
+// backslashes. s starts at the opening quote.
 func rawString(s string) (any, string, error) {
 	q := s[0]
-	end := strings.IndexByte(s[1:], q)
-	if end < 0 {
-		return nil, "", fmt.Errorf("unterminated string: no closing %c", q)
+	if err := tripleQuoted(s); err != nil {
+		return nil, "", err
 	}
-	return s[1 : 1+end], s[end+2:], nil
+	for i := 1; i < len(s); i++ {
+		switch s[i] {
+		case q:
+			return s[1:i], s[i+1:], nil
+		case '\\':
+			i++ // the backslash and the character after it stay as they are
+		}
+	}
+	if strings.HasSuffix(s, `\`+s[:1]) {
+		return nil, "", fmt.Errorf("unterminated string: no closing %c (in a raw string a backslash still keeps the quote after it, so it cannot end in an odd number of backslashes)", q)
+	}
+	return nil, "", fmt.Errorf("unterminated string: no closing %c", q)
 }

@@ -267,7 +267,7 @@ func TestWriteTokenThroughNginx(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 	_, _, cfg := send("GET", "/api/v1/_config", "", "")
-	if strings.Contains(cfg, tok) || strings.Contains(cfg, second) || !strings.Contains(cfg, "write_token") {
+	if strings.Contains(cfg, tok) || strings.Contains(cfg, second) || strings.Contains(cfg, "write_token") || !strings.Contains(cfg, `"WRITE_TOKEN_FILE":"***"`) {
 		t.Errorf("_config: %s", cfg)
 	}
 	logs := s.logs()
