@@ -293,6 +293,7 @@ func TestStaticFromNginxAPIThroughUwsgi(t *testing.T) {
 	if code != 200 || !strings.Contains(string(body), "<title>farm</title>") || h.Get("Server") != "nginx" || h.Get("Cache-Control") == "" {
 		t.Fatalf("static index: %d %v %.100s", code, h, body)
 	}
+	checkHealth(t, s)
 	code, h, body = do(t, "GET", s.url("/farm.css"), "")
 	if code != 200 || h.Get("Expires") == "" {
 		t.Errorf("static css: %d %v", code, h)
@@ -457,7 +458,18 @@ func TestHTTPTransport(t *testing.T) {
 			t.Fatalf("GET over HTTP sockets: %d", code)
 		}
 	}
+	checkHealth(t, s)
 	checkHostileRequests(t, s)
+}
+
+// checkHealth: an instance's health answers through NGINX too.
+func checkHealth(t *testing.T, s *stack) {
+	t.Helper()
+	for _, p := range []string{"/livez", "/readyz"} {
+		if code, _, body := do(t, "GET", s.url(p), ""); code != 200 {
+			t.Errorf("GET %s through NGINX: %d %.200s", p, code, body)
+		}
+	}
 }
 
 // rawHTTP sends req to NGINX as written and reads the answer.
