@@ -67,6 +67,9 @@ revision() {
 build_farm() {
   ensure_go
   local pkg=github.com/farmhq/farm
+  # The first build downloads the modules (and maybe a Go toolchain):
+  # a minute or two of silence otherwise.
+  [ -x "$ROOT/bin/farm" ] || say "building bin/farm (the first time, Go downloads what it needs: a minute or two) ..."
   (cd "$ROOT" && go build -trimpath -o bin/farm \
     -ldflags "-X $pkg.version=$(version) -X $pkg.revision=$(revision)" ./cmd/farm)
 }

@@ -84,7 +84,6 @@ stack_init() {
   [ -f "$FARM_CONFIG" ] || die "no configuration file $FARM_CONFIG"
   mkdir -p "$LOGS/nginx_tmp"
   if [ ! -x "$FARM_BIN" ] && [ "${1:-}" != --no-build ]; then
-    say "building $FARM_BIN ..."
     build_farm
   fi
   NGINX=${FARM_NGINX:-$(command -v nginx || echo /usr/sbin/nginx)}
