@@ -47,7 +47,7 @@ func handleListAnimals(o Options) http.Handler {
 		if len(as) > 0 {
 			firstID, lastID = as[0].ID, as[len(as)-1].ID
 		}
-		if link := linkHeader(base+"/api/v1/animal", q, total, firstID, lastID); link != "" {
+		if link := linkHeader(base+"/api/v1/animal", q, total, len(as) == q.PerPage, firstID, lastID); link != "" {
 			w.Header().Set("Link", link)
 		}
 		writeEncoded(w, http.StatusOK, func(b []byte) []byte {

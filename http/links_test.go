@@ -32,12 +32,12 @@ func TestPageArithmetic(t *testing.T) {
 		{"ids are escaped", 1, 1000, 1001, "a", "a~b.c", false, map[string]rel{"next": {2, "after=a~b.c"}, "last": {2, ""}}},
 	}
 	for _, c := range cases {
-		q := listQuery{Page: c.page, PerPage: c.perPage}
+		q := listQuery{Page: c.page, PerPage: c.perPage, PageGiven: true}
 		if c.cursor {
 			q.After = "zzz"
 		}
 		got := map[string]rel{}
-		for _, l := range pageLinks(q, c.total, c.first, c.last) {
+		for _, l := range pageLinks(q, c.total, true, c.first, c.last) {
 			got[l.Rel] = rel{l.Page, l.Cursor}
 		}
 		if len(got) != len(c.want) {
@@ -49,6 +49,50 @@ func TestPageArithmetic(t *testing.T) {
 				t.Errorf("%s: %v, want %v", c.name, got, c.want)
 			}
 		}
+	}
+}
+
+// A cursor without a page number: first and last, and prev and next
+// without a number unless the page ends the listing on that side.
+func TestCursorWithoutPage(t *testing.T) {
+	type rel struct {
+		page   int
+		cursor string
+	}
+	cases := []struct {
+		name          string
+		after, before string
+		full          bool
+		want          map[string]rel
+	}{
+		{"after, full", "a", "", true, map[string]rel{"first": {1, ""}, "prev": {0, "before=k"}, "next": {0, "after=t"}, "last": {4, ""}}},
+		{"after, the end", "a", "", false, map[string]rel{"first": {1, ""}, "prev": {0, "before=k"}, "last": {4, ""}}},
+		{"before, full", "", "z", true, map[string]rel{"first": {1, ""}, "prev": {0, "before=k"}, "next": {0, "after=t"}, "last": {4, ""}}},
+		{"before, the start", "", "z", false, map[string]rel{"first": {1, ""}, "next": {0, "after=t"}, "last": {4, ""}}},
+	}
+	for _, c := range cases {
+		q := listQuery{Page: 1, PerPage: 10, After: c.after, Before: c.before}
+		got := map[string]rel{}
+		for _, l := range pageLinks(q, 35, c.full, "k", "t") {
+			got[l.Rel] = rel{l.Page, l.Cursor}
+		}
+		if len(got) != len(c.want) {
+			t.Errorf("%s: %v, want %v", c.name, got, c.want)
+			continue
+		}
+		for k, v := range c.want {
+			if got[k] != v {
+				t.Errorf("%s: %v, want %v", c.name, got, c.want)
+			}
+		}
+	}
+	q := listQuery{Page: 1, PerPage: 5, After: "c-0"}
+	want := `<http://h:1/api/v1/animal?page=1&per_page=5>; rel="first", ` +
+		`<http://h:1/api/v1/animal?per_page=5&before=c-1>; rel="prev", ` +
+		`<http://h:1/api/v1/animal?per_page=5&after=c-5>; rel="next", ` +
+		`<http://h:1/api/v1/animal?page=3&per_page=5>; rel="last"`
+	if got := linkHeader("http://h:1/api/v1/animal", q, 12, true, "c-1", "c-5"); got != want {
+		t.Errorf("Link\n got %s\nwant %s", got, want)
 	}
 }
 
@@ -65,7 +109,7 @@ func TestPageOffset(t *testing.T) {
 
 func TestLinkHeader(t *testing.T) {
 	q := listQuery{Filter: farm.AnimalFilter{Species: "cow", Name: "A & B"}, Page: 2, PerPage: 5}
-	got := linkHeader("http://h:1/api/v1/animal", q, 12, "c-5", "c-9")
+	got := linkHeader("http://h:1/api/v1/animal", q, 12, true, "c-5", "c-9")
 	want := `<http://h:1/api/v1/animal?name=A+%26+B&species=cow&page=1&per_page=5>; rel="first", ` +
 		`<http://h:1/api/v1/animal?name=A+%26+B&species=cow&page=1&per_page=5&before=c-5>; rel="prev", ` +
 		`<http://h:1/api/v1/animal?name=A+%26+B&species=cow&page=3&per_page=5&after=c-9>; rel="next", ` +

@@ -31,6 +31,9 @@ type listQuery struct {
 	// URLs: the page is the records right after (before) that id, whatever
 	// came or went before it since the previous page.
 	After, Before string
+	// PageGiven: the request named its page. A cursor without one is a
+	// page whose number farm does not know (a client built its URL).
+	PageGiven bool
 	// Whole asks for whole records (fields=all) instead of {"id", "_href"}.
 	Whole bool
 }
@@ -55,7 +58,7 @@ func parseList(rawQuery string, now time.Time) (listQuery, error) {
 			if err != nil {
 				add(name, err.Error())
 			}
-			q.Page = n
+			q.Page, q.PageGiven = n, true
 		case "per_page":
 			n, err := wholeNumber(v, 1, MaxPerPage)
 			if err != nil {
@@ -186,10 +189,14 @@ func (q listQuery) encode(page int, cursor string) string {
 			b.WriteByte('&')
 		}
 	}
-	// Paging goes last, for readability.
-	b.WriteString("page=")
-	b.WriteString(strconv.Itoa(page))
-	b.WriteString("&per_page=")
+	// Paging goes last, for readability; page 0 is a cursor's page of no
+	// known number.
+	if page > 0 {
+		b.WriteString("page=")
+		b.WriteString(strconv.Itoa(page))
+		b.WriteByte('&')
+	}
+	b.WriteString("per_page=")
 	b.WriteString(strconv.Itoa(q.PerPage))
 	if q.Whole {
 		b.WriteString("&fields=all")
@@ -237,13 +244,28 @@ type link struct {
 // first and last alone for an empty page past the start. prev and next
 // carry a cursor (before=firstID, after=lastID), so that following them
 // neither repeats nor skips a record while others come and go before it.
-func pageLinks(q listQuery, total int, firstID, lastID string) []link {
+//
+// A cursor without a page number (a URL a client built) is a page whose
+// place farm does not count: first and last apply, and prev and next
+// (without a page number) unless the page ends the listing on that side:
+// one of fewer than per_page records read from a cursor towards it.
+func pageLinks(q listQuery, total int, full bool, firstID, lastID string) []link {
 	last := lastPage(total, q.PerPage)
 	if firstID == "" {
 		if q.Page > 1 || q.After != "" || q.Before != "" {
 			return []link{{"first", 1, ""}, {"last", last, ""}}
 		}
 		return nil
+	}
+	if (q.After != "" || q.Before != "") && !q.PageGiven {
+		out := []link{{"first", 1, ""}}
+		if q.After != "" || full {
+			out = append(out, link{"prev", 0, cursorArg("before", firstID)})
+		}
+		if q.Before != "" || full {
+			out = append(out, link{"next", 0, cursorArg("after", lastID)})
+		}
+		return append(out, link{"last", last, ""})
 	}
 	var out []link
 	if q.Page > 1 {
@@ -257,9 +279,9 @@ func pageLinks(q listQuery, total int, firstID, lastID string) []link {
 
 // linkHeader renders pageLinks as a Link header value (RFC 8288), each URL
 // absolute and keeping the listing's filters and page size.
-func linkHeader(base string, q listQuery, total int, firstID, lastID string) string {
+func linkHeader(base string, q listQuery, total int, full bool, firstID, lastID string) string {
 	var b strings.Builder
-	for i, l := range pageLinks(q, total, firstID, lastID) {
+	for i, l := range pageLinks(q, total, full, firstID, lastID) {
 		if i > 0 {
 			b.WriteString(", ")
 		}

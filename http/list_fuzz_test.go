@@ -45,6 +45,16 @@ func FuzzList(f *testing.F) {
 		if fl.DOB != "" && farm.ValidateDOB(fl.DOB, listNow) != nil {
 			t.Fatalf("parseList(%q): dob %q: %v", query, fl.DOB, farm.ValidateDOB(fl.DOB, listNow))
 		}
+		// The links built from q lead back to q (a page with no number is
+		// a cursor's: back to page 1, its number unknown).
+		if s := q.encode(0, ""); true {
+			r, err := parseList(s, listNow)
+			want := q
+			want.Page, want.PageGiven, want.After, want.Before = 1, false, "", ""
+			if err != nil || r != want {
+				t.Fatalf("parseList(%q) = %+v, %v; want %+v (from %q)", s, r, err, want, query)
+			}
+		}
 		// The links built from q lead back to q.
 		for _, page := range []int{1, q.Page} {
 			cursor := ""
@@ -54,7 +64,7 @@ func FuzzList(f *testing.F) {
 			s := q.encode(page, cursor)
 			r, err := parseList(s, listNow)
 			want := q
-			want.Page = page
+			want.Page, want.PageGiven = page, true
 			want.Before = ""
 			if err != nil || r != want {
 				t.Fatalf("parseList(%q) = %+v, %v; want %+v (from %q)", s, r, err, want, query)

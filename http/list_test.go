@@ -44,6 +44,10 @@ func TestListOK(t *testing.T) {
 			t.Errorf("parseList(%q) = %v", c.query, err)
 			continue
 		}
+		if given := strings.Contains("&"+c.query, "&page="); got.PageGiven != given {
+			t.Errorf("parseList(%q): PageGiven %v", c.query, got.PageGiven)
+		}
+		got.PageGiven = false
 		if got != c.want {
 			t.Errorf("parseList(%q) = %+v, want %+v", c.query, got, c.want)
 		}
@@ -247,7 +251,7 @@ func TestListQueryEncodeRoundTrip(t *testing.T) {
 				t.Fatalf("parseList(%q) = %v", s, err)
 			}
 			want := q
-			want.Page = page
+			want.Page, want.PageGiven = page, true
 			if got != want {
 				t.Errorf("parseList(%q) = %+v, want %+v (values %v)", s, got, want, v)
 			}
