@@ -537,6 +537,15 @@ func checkHostileRequests(t *testing.T, s *stack) {
 	if link := res.Header.Get("Link"); strings.Contains(link+hostile, "evil") || !strings.Contains(link, "<"+s.url("/api/v1/animal?")) {
 		t.Errorf("listing with Host evil.example: Link %q, body %s", link, hostile)
 	}
+	// Two Content-Type lines, in either order: refused, nothing written.
+	for i, types := range [][2]string{{"application/json", "text/plain"}, {"text/plain", "application/json"}} {
+		body := fmt.Sprintf(`{"id": "two-types-%d", "species": "cow", "sex": "male"}`, i)
+		res, out := rawHTTP(t, s, "POST /api/v1/animal HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer "+e2eToken+"\r\n"+
+			"Content-Type: "+types[0]+"\r\nContent-Type: "+types[1]+"\r\nContent-Length: "+strconv.Itoa(len(body))+"\r\nConnection: close\r\n\r\n"+body)
+		if res.StatusCode != 415 || !strings.Contains(out, `"http_status_code"`) {
+			t.Errorf("POST with Content-Type %s and %s: %d %s", types[0], types[1], res.StatusCode, out)
+		}
+	}
 	// farm's own name with a client's X-Forwarded-Proto: still http.
 	res, _ = rawHTTP(t, s, "GET /api/v1/animal?per_page=1 HTTP/1.1\r\nHost: 127.0.0.1:"+s.port+"\r\nX-Forwarded-Proto: https\r\nConnection: close\r\n\r\n")
 	if link := res.Header.Get("Link"); !strings.Contains(link, "<http://127.0.0.1:"+s.port+"/api/v1/animal?") {

@@ -504,6 +504,17 @@ func TestNewRequestHeaders(t *testing.T) {
 	if r.ContentLength != 3 {
 		t.Errorf("ContentLength %d", r.ContentLength)
 	}
+	// Two Content-Type lines from the client (NGINX passes each on, and
+	// the first as CONTENT_TYPE): the request has both.
+	vars = append(nginxVars("POST", "/x", "CONTENT_TYPE", "application/json", "HTTP_CONTENT_TYPE", "application/json"),
+		uwsgi.Var{"HTTP_CONTENT_TYPE", "text/plain"})
+	r, err = uwsgi.NewRequest(context.Background(), &uwsgi.Packet{Vars: vars}, http.NoBody)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ct := r.Header["Content-Type"]; !reflect.DeepEqual(ct, []string{"application/json", "text/plain"}) {
+		t.Errorf("two Content-Type lines: %q", ct)
+	}
 	// Without CONTENT_TYPE, HTTP_CONTENT_TYPE is not taken either.
 	r, err = uwsgi.NewRequest(context.Background(), &uwsgi.Packet{Vars: nginxVars("POST", "/x", "CONTENT_TYPE", "\x00", "HTTP_CONTENT_TYPE", "text/plain")}, http.NoBody)
 	if err != nil {

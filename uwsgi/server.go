@@ -382,8 +382,12 @@ func NewRequest(ctx context.Context, p *Packet, body io.ReadCloser) (*http.Reque
 		}
 	}
 	h := make(http.Header, 16)
+	var cts []string // the client's Content-Type lines, as NGINX passes them on
 	for _, v := range p.Vars {
 		name, ok := strings.CutPrefix(v.Key, "HTTP_")
+		if ok && name == "CONTENT_TYPE" {
+			cts = append(cts, v.Value)
+		}
 		if !ok || name == "CONTENT_LENGTH" || name == "CONTENT_TYPE" {
 			continue // CONTENT_* come in their own variables
 		}
@@ -399,7 +403,11 @@ func NewRequest(ctx context.Context, p *Packet, body io.ReadCloser) (*http.Reque
 		}
 		h[canon] = append(h[canon], v.Value)
 	}
-	if ct := get("CONTENT_TYPE"); ct != "" {
+	if ct := get("CONTENT_TYPE"); len(cts) > 1 {
+		// NGINX's CONTENT_TYPE is the first of several: the handler sees
+		// them all, and refuses the request, as over HTTP.
+		h["Content-Type"] = cts
+	} else if ct != "" {
 		h.Set("Content-Type", ct)
 	}
 	if length > 0 {
