@@ -132,8 +132,16 @@ it through the same configuration file (-c, default conf/farm.cfg).`,
 	pf.BoolVarP(&g.verbose, "verbose", "v", false, "tell more: request and response lines on stderr")
 	pf.BoolVarP(&g.include, "include", "i", false, "print response headers, like curl -i")
 	pf.StringVar(&g.cpuProfile, "cpuprofile", "", "write a CPU profile of the command to FILE (go tool pprof FILE)")
+	// -V is a global option, as the synopsis has it: before or after the
+	// other global options, before a command or after it, it prints the
+	// version alone and runs nothing, the command's argument checks
+	// included (versionFirst). Not cobra's own version flag: printing the
+	// version alone takes a template of its, which links text/template
+	// (4 MB more binary).
+	var showVersion bool
+	pf.BoolVarP(&showVersion, "version", "V", false, "print the version alone and exit, running no command")
 	root.PersistentPreRunE = func(cmd *cobra.Command, args []string) error {
-		if g.cpuProfile == "" {
+		if showVersion || g.cpuProfile == "" {
 			return nil
 		}
 		f, err := os.Create(g.cpuProfile)
@@ -152,12 +160,6 @@ it through the same configuration file (-c, default conf/farm.cfg).`,
 			g.stopProfile()
 		}
 	}
-	// -V is a global option, as the synopsis has it: before or after the
-	// other global options, before a command or after it, it prints the
-	// version alone and runs nothing. cobra does that for every command
-	// with a Version (set below), before it checks the command's arguments.
-	pf.BoolP("version", "V", false, "print the version alone and exit, running no command")
-	root.SetVersionTemplate("{{.Version}}\n")
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error { return usageError{err} })
 
 	root.AddCommand(
@@ -175,16 +177,40 @@ it through the same configuration file (-c, default conf/farm.cfg).`,
 		newBackup(g, env),
 		newWatch(g, env),
 	)
-	setVersion(root, farm.ReadBuild().Version)
+	versionFirst(root, &showVersion, func() error {
+		_, err := fmt.Fprintln(env.Stdout, farm.ReadBuild().Version)
+		return err
+	})
 	return root
 }
 
-// setVersion gives cmd and every command under it the version that -V
-// prints.
-func setVersion(cmd *cobra.Command, version string) {
-	cmd.Version = version
+// versionFirst makes cmd and every command under it that runs print the
+// version instead, when -V is given, without checking their arguments.
+func versionFirst(cmd *cobra.Command, show *bool, print func() error) {
 	for _, c := range cmd.Commands() {
-		setVersion(c, version)
+		versionFirst(c, show, print)
+	}
+	run, runE := cmd.Run, cmd.RunE
+	if run == nil && runE == nil {
+		return // a command of commands (farm animal): its help
+	}
+	args := cmd.Args
+	cmd.Args = func(c *cobra.Command, a []string) error {
+		if *show || args == nil {
+			return nil
+		}
+		return args(c, a)
+	}
+	cmd.Run = nil
+	cmd.RunE = func(c *cobra.Command, a []string) error {
+		switch {
+		case *show:
+			return print()
+		case runE != nil:
+			return runE(c, a)
+		}
+		run(c, a)
+		return nil
 	}
 }
 
