@@ -196,6 +196,10 @@ func TestStoppedWriter(t *testing.T) {
 	}
 
 	cmd.Process.Signal(syscall.SIGSTOP)
+	// A stop takes hold thread by thread: a write sent meanwhile can be
+	// taken, and stopped in its commit (which then lands on SIGCONT:
+	// writer.go, answerGrace). Send once every thread is stopped.
+	waitStopped(t, cmd.Process.Pid)
 	start := time.Now()
 	errc := make(chan error, 1)
 	go func() { errc <- create("late") }()
@@ -218,5 +222,30 @@ func TestStoppedWriter(t *testing.T) {
 	}
 	if a, err := s.FindAnimal(ctx, "late"); farm.ErrorCode(err) != farm.ENOTFOUND {
 		t.Fatalf("the write its client was told failed: %+v, %v", a, err)
+	}
+}
+
+// waitStopped waits until every thread of process pid is stopped.
+func waitStopped(t *testing.T, pid int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/stat", pid))
+		stopped := len(tasks) > 0
+		for _, f := range tasks {
+			b, err := os.ReadFile(f)
+			// The state follows the command's name, in parentheses.
+			if i := strings.LastIndexByte(string(b), ')'); err != nil || i < 0 || i+2 >= len(b) || b[i+2] != 'T' {
+				stopped = false
+				break
+			}
+		}
+		if stopped {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("process %d not stopped after 10 s", pid)
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
