@@ -126,6 +126,12 @@ func (a *api) do(method, path string, body any, headers ...string) resp {
 			req.Header.Set(k, v)
 		}
 	}
+	return a.send(req)
+}
+
+// send sends req to the test server and reads the whole answer.
+func (a *api) send(req *http.Request) resp {
+	a.t.Helper()
 	res, err := a.srv.Client().Do(req)
 	if err != nil {
 		a.t.Fatal(err)

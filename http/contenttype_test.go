@@ -1,7 +1,6 @@
 package http
 
 import (
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -18,16 +17,7 @@ func (a *api) doTypes(method, path, body string, types ...string) resp {
 		a.t.Fatal(err)
 	}
 	req.Header["Content-Type"] = types
-	res, err := a.srv.Client().Do(req)
-	if err != nil {
-		a.t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
-	if err != nil {
-		a.t.Fatal(err)
-	}
-	return resp{res.StatusCode, res.Header, b}
+	return a.send(req)
 }
 
 // Several Content-Type lines are refused whatever their order, as is one
