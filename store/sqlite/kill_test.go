@@ -214,14 +214,43 @@ func TestStoppedWriter(t *testing.T) {
 		t.Fatal("a write to a stopped writer is still waiting after 15 s")
 	}
 
+	// An import's batch fills the socket's buffer to the stopped writer;
+	// a write behind it still gets its answer in its time, not when the
+	// writer comes back.
+	batch := make([]*farm.Animal, 8000)
+	for i := range batch {
+		batch[i] = &farm.Animal{ID: fmt.Sprintf("imported-%05d", i), Species: "cow", Sex: "female", Name: strings.Repeat("n", 40)}
+	}
+	imported := make(chan error, 1)
+	go func() {
+		_, err := s.ImportAnimals(ctx, batch, farm.ImportSkip)
+		imported <- err
+	}()
+	time.Sleep(100 * time.Millisecond)
+	go func() { errc <- create("behind") }()
+	select {
+	case err := <-errc:
+		if farm.ErrorCode(err) != farm.EUNAVAILABLE {
+			t.Fatalf("a write behind an import to a stopped writer: %v, want unavailable", err)
+		}
+	case <-time.After(15 * time.Second):
+		cmd.Process.Signal(syscall.SIGCONT)
+		t.Fatal("a write behind an import to a stopped writer is still waiting after 15 s")
+	}
+
 	cmd.Process.Signal(syscall.SIGCONT)
+	if err := <-imported; farm.ErrorCode(err) != farm.EUNAVAILABLE {
+		t.Errorf("the import sent to the stopped writer: %v, want unavailable", err)
+	}
 	// The writer takes writes in order: this one's answer comes after it
 	// has seen "late".
 	if err := create("after"); err != nil {
 		t.Fatalf("a write once the writer is back: %v", err)
 	}
-	if a, err := s.FindAnimal(ctx, "late"); farm.ErrorCode(err) != farm.ENOTFOUND {
-		t.Fatalf("the write its client was told failed: %+v, %v", a, err)
+	for _, id := range []string{"late", "behind", "imported-00000"} {
+		if a, err := s.FindAnimal(ctx, id); farm.ErrorCode(err) != farm.ENOTFOUND {
+			t.Errorf("the write its client was told failed: %+v, %v", a, err)
+		}
 	}
 }
 

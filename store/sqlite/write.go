@@ -290,10 +290,24 @@ func (c *committer) closeDB() error {
 	return errors.Join(errs...)
 }
 
+// loop commits the writes waiting, together, as they come. An import's
+// batch is committed alone: its thousands of records can take
+// seconds, which the writes beside it would wait for after the writer took
+// them in time (writer.go, answerGrace).
 func (c *committer) loop() {
 	defer close(c.done)
 	batch := make([]*op, 0, c.s.opt.MaxBatch)
-	for first := range c.ops { // ends when stop has closed ops and it is drained
+	var next *op // an import that came while a batch was filled: the next batch
+	for {
+		first := next
+		next = nil
+		if first == nil {
+			o, ok := <-c.ops
+			if !ok {
+				return // stop closed ops, and it is drained
+			}
+			first = o
+		}
 		// Let the goroutines that were waiting for the last commit (the
 		// handlers, the followers' readers) queue their next writes
 		// first: with one core's worth of scheduler a process would else
@@ -301,10 +315,14 @@ func (c *committer) loop() {
 		runtime.Gosched()
 		batch = append(batch[:0], first)
 	fill:
-		for len(batch) < c.s.opt.MaxBatch {
+		for first.kind != opImport && len(batch) < c.s.opt.MaxBatch {
 			select {
 			case o, ok := <-c.ops:
 				if !ok {
+					break fill
+				}
+				if o.kind == opImport {
+					next = o
 					break fill
 				}
 				batch = append(batch, o)
@@ -354,7 +372,12 @@ func (c *committer) run(batch []*op) {
 			continue
 		}
 		if o.deadline != 0 && monotonic() > o.deadline {
+			// Late: unless it is one sent again whose answer was lost,
+			// and which a writer before did write.
 			results[i] = resultOf(errLate)
+			if o.retry && c.written(ctx, o) {
+				results[i] = result{}
+			}
 			continue
 		}
 		res, err := c.apply(ctx, o)
@@ -451,6 +474,19 @@ func (c *committer) apply(ctx context.Context, o *op) (result, error) {
 		return result{}, err
 	}
 	return resultOf(farm.Errorf(farm.EINTERNAL, "sqlite: write of kind %d", o.kind)), nil
+}
+
+// written tells whether a write sent again (retry) is in the database
+// already: its record with its new revision, or for a delete, gone.
+func (c *committer) written(ctx context.Context, o *op) bool {
+	cur, err := c.find(ctx, o.a.ID)
+	switch o.kind {
+	case opCreate, opReplace:
+		return err == nil && cur.Rev == o.a.Rev
+	case opDelete:
+		return farm.ErrorCode(err) == farm.ENOTFOUND
+	}
+	return false
 }
 
 func (c *committer) create(ctx context.Context, o *op) (result, error) {

@@ -55,8 +55,12 @@ const electEvery = 20 * time.Millisecond
 // answered, and then answers its client 503 (errNoAnswer). The one write
 // that can still land after that is one its writer took in time and was
 // stopped in the middle of committing, as a kill -9 there leaves it
-// committed or not.
-const answerGrace = 2 * time.Second
+// committed or not. An import's batch (thousands of records, committed
+// alone: write.go) gets importGrace to be written.
+const (
+	answerGrace = 2 * time.Second
+	importGrace = 2 * time.Minute
+)
 
 var (
 	errLate     = farm.Errorf(farm.EUNAVAILABLE, "the write reached the instance that writes the database past its deadline: not written")
@@ -232,7 +236,11 @@ func (w *writer) do(ctx context.Context, o *op) result {
 	if o.deadline == 0 { // this instance's committer has it, or it failed
 		return <-ch
 	}
-	t := time.NewTimer(time.Duration(o.deadline-monotonic()) + answerGrace)
+	grace := answerGrace
+	if o.kind == opImport {
+		grace = importGrace
+	}
+	t := time.NewTimer(time.Duration(o.deadline-monotonic()) + grace)
 	defer t.Stop()
 	select {
 	case r := <-ch:
@@ -432,9 +440,10 @@ func readDeadline(b []byte, o *op) error {
 		return nil
 	}
 	d, k := binary.Uvarint(b)
-	if k <= 0 || k != len(b) || d > math.MaxInt64 {
+	if k <= 0 || d > math.MaxInt64 {
 		return errors.New("malformed frame")
 	}
+	// What may follow is a later version's: this one reads no further.
 	o.deadline = int64(d)
 	return nil
 }
@@ -581,8 +590,15 @@ func (l *link) send(o *op) bool {
 	}
 	l.pending[id] = o
 	l.mu.Unlock()
+	// A writer that stopped reading (stopped, stuck) fills the socket's
+	// buffer: a send waits no longer than a write's time, nor do the
+	// sends behind it on this link. (Not the write's own deadline: a
+	// write sent again after it would fail at once, and be sent again.)
+	l.conn.SetWriteDeadline(time.Now().Add(l.w.s.opt.WriteTimeout))
 	if writeFrame(l.bw, l.buf) != nil || l.bw.Flush() != nil {
-		// The reader sees the broken connection too, and sends o again.
+		// The reader sees the broken connection too, and sends o again:
+		// a writer refuses it past its deadline, unless it finds it
+		// written already (write.go).
 		l.conn.Close()
 	}
 	return true
