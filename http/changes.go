@@ -119,7 +119,11 @@ func handleChanges(o Options) http.Handler {
 			// store restored from an older backup) is taken as the newest
 			// too, so that a client going on from last_seq or the last id
 			// misses none of the changes to come.
-			newest, err := o.Feed.LastSeq(r.Context())
+			past := q.since
+			if q.now {
+				past = 0
+			}
+			newest, err := newestChange(r.Context(), o.Feed, past)
 			if err != nil {
 				fail(w, r, o.Logger, err)
 				return
@@ -142,6 +146,27 @@ func handleChanges(o Options) http.Handler {
 			LastSeq int64         `json:"last_seq"`
 		}{results, last})
 	})
+}
+
+// newestChange is the store's newest change, as far as a client that
+// asks from since could have read. LastSeq may lag the log a moment
+// (SQLite's moves once a commit is synced; the log shows it once
+// committed): when since is past it, the log after it is read to its end.
+func newestChange(ctx context.Context, st farm.ChangeFeed, since int64) (int64, error) {
+	newest, err := st.LastSeq(ctx)
+	if err != nil || since <= newest {
+		return newest, err
+	}
+	for {
+		cs, err := st.Changes(ctx, newest, 1000)
+		if err != nil || len(cs) == 0 {
+			return newest, err
+		}
+		newest = cs[len(cs)-1].Seq
+		if len(cs) < 1000 {
+			return newest, nil
+		}
+	}
 }
 
 // acceptsEventStream tells whether an Accept header asks for Server-Sent

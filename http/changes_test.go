@@ -302,3 +302,38 @@ func TestChangesStream(t *testing.T) {
 		})
 	}
 }
+
+// laggingFeed is a feed whose LastSeq lags its log, as SQLite's does for
+// the moment between a commit and its sync.
+type laggingFeed struct {
+	last int64
+	log  []farm.Change
+}
+
+func (f laggingFeed) LastSeq(context.Context) (int64, error) { return f.last, nil }
+
+func (f laggingFeed) Changes(_ context.Context, since int64, limit int) ([]farm.Change, error) {
+	var out []farm.Change
+	for _, c := range f.log {
+		if c.Seq > since && len(out) < limit {
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
+// A since the client read from the log, past a LastSeq that lags it, is
+// not taken back (which would send those changes again); one past the
+// log's end is.
+func TestNewestChangeReadsTheLog(t *testing.T) {
+	f := laggingFeed{last: 5}
+	for seq := int64(1); seq <= 2500; seq++ {
+		f.log = append(f.log, farm.Change{Seq: seq})
+	}
+	ctx := context.Background()
+	for _, c := range []struct{ since, want int64 }{{0, 5}, {3, 5}, {5, 5}, {7, 2500}, {2500, 2500}, {9000, 2500}} {
+		if got, err := newestChange(ctx, f, c.since); err != nil || got != c.want {
+			t.Errorf("newestChange(since %d) = %d, %v; want %d", c.since, got, err, c.want)
+		}
+	}
+}
