@@ -137,7 +137,7 @@ case $mode in
       cp "$LOGS/nginx.conf" "$LOGS/nginx.conf.running"
       say "NGINX reloaded with the new configuration"
     fi
-    for i in "${extra[@]}"; do
+    for i in ${extra[@]+"${extra[@]}"}; do
       stop_instance "$i"
     done
     save_settings

@@ -12,14 +12,27 @@ SETTINGS=(FARM_INSTANCES FARM_CONFIG FARM_SOCKET_DIR FARM_NGINX_USER FARM_PORT_N
 SETTINGS_FILE=logs/farm_settings
 
 # load_settings sets, from logs/farm_settings, each setting the environment
-# does not give, and says which it took.
+# does not give, and says which it took. A stack started before there was
+# such a file: its instances are counted from their pid files.
 load_settings() {
-  local k v s taken=""
-  [ -f "$SETTINGS_FILE" ] || return 0
+  local k v s f i taken=""
+  if [ ! -f "$SETTINGS_FILE" ]; then
+    if [ -z "${FARM_INSTANCES+set}" ]; then
+      for f in logs/farm_*.pid; do
+        [ -f "$f" ] || continue
+        i=${f#logs/farm_}
+        i=${i%.pid}
+        case $i in ''|*[!0-9]*) continue ;; esac
+        if [ "$i" -gt "${FARM_INSTANCES:-0}" ]; then FARM_INSTANCES=$i; fi
+      done
+      [ -z "${FARM_INSTANCES:-}" ] || say "no $SETTINGS_FILE: $FARM_INSTANCES instances, by their pid files"
+    fi
+    return 0
+  fi
   while IFS= read -r line; do
     k=${line%%=*} v=${line#*=}
     for s in "${SETTINGS[@]}"; do
-      if [ "$k" = "$s" ] && [ -z "${!k+set}" ]; then
+      if [ "$k" = "$s" ] && [ -n "$v" ] && [ -z "${!k+set}" ]; then
         printf -v "$k" '%s' "$v"
         export "${k?}"
         taken+=" $k=$v"
@@ -128,16 +141,22 @@ instance_env() { # the environment that makes instance $1 unique
   [ -z "${FARM_PUBLIC_URL:-}" ] || printf '%s\n' "PUBLIC_URL=$FARM_PUBLIC_URL"
 }
 
-# alive tells whether the pid in file $1 is a running process (any): a
-# zombie (dead, not yet reaped by its parent) is not.
+# live tells whether pid $1 is a running process: a zombie (dead, not yet
+# reaped by its parent) is not.
+live() {
+  local state
+  kill -0 "$1" 2>/dev/null || return 1
+  state=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null) || return 1
+  [ "${state%% *}" != Z ]
+}
+
+# alive tells whether the pid in file $1 is a running process (any).
 alive() {
-  local pid state
+  local pid
   [ -f "$1" ] || return 1
   pid=$(cat "$1" 2>/dev/null) || return 1
   case $pid in ''|*[!0-9]*) return 1 ;; esac
-  kill -0 "$pid" 2>/dev/null || return 1
-  state=$(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null) || return 1
-  [ "${state%% *}" != Z ]
+  live "$pid"
 }
 
 # ours tells whether the pid in pid file $1 is still the process this
@@ -496,7 +515,7 @@ stop_pid() {
   pid=$(cat "$file")
   kill "-$sig" "$pid" 2>/dev/null || true
   deadline=$((SECONDS + FARM_STOP_TIMEOUT))
-  while kill -0 "$pid" 2>/dev/null; do
+  while live "$pid"; do
     if [ $SECONDS -ge $deadline ]; then
       say "$name (pid $pid) did not stop in ${FARM_STOP_TIMEOUT}s: killed"
       kill -KILL "$pid" 2>/dev/null || true
