@@ -91,6 +91,7 @@ case $mode in
   revive)
     running_pids | grep -q . || die "farm is not running: start it with ./farm_start.sh"
     prepare_socket_dir
+    public_url
     n=0
     for i in $(seq 1 "$FARM_INSTANCES"); do
       ours "$LOGS/farm_$i.pid" && continue

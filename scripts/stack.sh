@@ -212,14 +212,20 @@ clean_pidfiles() {
 
 port_taken() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
+# public_url sets the base of the URLs the instances answer with: the
+# configuration's PUBLIC_URL, else NGINX's address.
+public_url() {
+  FARM_PUBLIC_URL=$("$FARM_BIN" -c "$FARM_CONFIG" config --get PUBLIC_URL 2>/dev/null) || FARM_PUBLIC_URL=""
+  FARM_PUBLIC_URL=${FARM_PUBLIC_URL:-http://127.0.0.1:$FARM_PORT_NGINX}
+}
+
 # check_config checks farm's configuration and NGINX's, as they would run.
 check_config() {
   local out store
   out=$("$FARM_BIN" -c "$FARM_CONFIG" config 2>&1 >/dev/null) || die "$out"
   store=$("$FARM_BIN" -c "$FARM_CONFIG" config --get DATASTORE 2>/dev/null)
   FARM_DATASTORE=$store # write_nginx_conf's writes upstream
-  FARM_PUBLIC_URL=$("$FARM_BIN" -c "$FARM_CONFIG" config --get PUBLIC_URL 2>/dev/null)
-  FARM_PUBLIC_URL=${FARM_PUBLIC_URL:-http://127.0.0.1:$FARM_PORT_NGINX}
+  public_url
   if [ "$store" = RAM ] && [ "$FARM_INSTANCES" -gt 1 ]; then
     die "DATASTORE is RAM in $FARM_CONFIG: each instance would have its own records; use SQLite, or FARM_INSTANCES=1"
   fi
