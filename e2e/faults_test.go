@@ -67,7 +67,7 @@ func TestScriptsSignalOnlyWhatTheyStarted(t *testing.T) {
 		t.Errorf("farm_stop.sh: %v\n%s", err, out)
 	}
 	for _, p := range []int{farmPid, nginxPid} {
-		if syscall.Kill(p, 0) == nil {
+		if running(p) {
 			t.Errorf("pid %d still runs after farm_stop.sh", p)
 		}
 	}
