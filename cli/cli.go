@@ -192,7 +192,15 @@ func versionFirst(cmd *cobra.Command, show *bool, print func() error) {
 	}
 	run, runE := cmd.Run, cmd.RunE
 	if run == nil && runE == nil {
-		return // a command of commands (farm animal): its help
+		// A command of commands (farm animal): the version, or its help
+		// (its arguments are left to cobra: an unknown command is one).
+		cmd.RunE = func(c *cobra.Command, a []string) error {
+			if *show {
+				return print()
+			}
+			return c.Help()
+		}
+		return
 	}
 	args := cmd.Args
 	cmd.Args = func(c *cobra.Command, a []string) error {

@@ -52,6 +52,7 @@ func TestVersionAmongGlobalOptions(t *testing.T) {
 		{"-v", "-V", "-i", "get"},
 		{"-vV", "-c", missing, "delete", "/x"},
 		{"-V", "animal", "new"},
+		{"animal", "-V"},
 		{"-V", "config", "--get", "NO_SUCH_KEY"},
 		{"-c", missing, "start", "-V"},
 		{"get", "/x", "--version"},
