@@ -224,19 +224,30 @@ func TestLookupTakeYields(t *testing.T) {
 		}
 	}()
 	// One processor: the goroutine that gives a lookup back runs only when
-	// take yields.
+	// take yields. A yield now and then runs another goroutine first (the
+	// scheduler takes from its global queue every 61st time; the sweep's
+	// ticker may be due): of ten tries one must see it. Without the
+	// yield, none does.
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
 	if l := ls.take(); l != nil {
 		t.Fatal("take found a lookup free with every one taken")
 	}
-	back := held[len(held)-1]
-	held = held[:len(held)-1]
-	go func() { ls.free <- back }()
-	l := ls.take()
-	if l == nil {
-		t.Fatal("take gave up without yielding to the read that was giving a lookup back")
+	for try := 1; ; try++ {
+		back := held[len(held)-1]
+		held = held[:len(held)-1]
+		done := make(chan struct{})
+		go func() { ls.free <- back; close(done) }()
+		l := ls.take()
+		<-done
+		if l != nil {
+			held = append(held, l)
+			return
+		}
+		held = append(held, <-ls.free) // given back once take had given up
+		if try == 10 {
+			t.Fatal("take gave up without yielding to the read that was giving a lookup back, ten times")
+		}
 	}
-	held = append(held, l)
 }
 
 // A lookup that took other connections' pages in a burst of reads at
