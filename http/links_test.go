@@ -1,17 +1,32 @@
 package http
 
 import (
+	"maps"
 	"math"
 	"testing"
 
 	"github.com/farmhq/farm"
 )
 
-func TestPageArithmetic(t *testing.T) {
-	type rel struct {
-		page   int
-		cursor string
+// rel is a relation's page and cursor, as a test expects them.
+type rel struct {
+	page   int
+	cursor string
+}
+
+// checkLinks compares links with the relations wanted, by name.
+func checkLinks(t *testing.T, name string, links []link, want map[string]rel) {
+	t.Helper()
+	got := map[string]rel{}
+	for _, l := range links {
+		got[l.Rel] = rel{l.Page, l.Cursor}
 	}
+	if !maps.Equal(got, want) {
+		t.Errorf("%s: %v, want %v", name, got, want)
+	}
+}
+
+func TestPageArithmetic(t *testing.T) {
 	cases := []struct {
 		name                 string
 		page, perPage, total int
@@ -36,29 +51,13 @@ func TestPageArithmetic(t *testing.T) {
 		if c.cursor {
 			q.After = "zzz"
 		}
-		got := map[string]rel{}
-		for _, l := range pageLinks(q, c.total, true, c.first, c.last) {
-			got[l.Rel] = rel{l.Page, l.Cursor}
-		}
-		if len(got) != len(c.want) {
-			t.Errorf("%s: %v, want %v", c.name, got, c.want)
-			continue
-		}
-		for k, v := range c.want {
-			if got[k] != v {
-				t.Errorf("%s: %v, want %v", c.name, got, c.want)
-			}
-		}
+		checkLinks(t, c.name, pageLinks(q, c.total, true, c.first, c.last), c.want)
 	}
 }
 
 // A cursor without a page number: first and last, and prev and next
 // without a number unless the page ends the listing on that side.
 func TestCursorWithoutPage(t *testing.T) {
-	type rel struct {
-		page   int
-		cursor string
-	}
 	cases := []struct {
 		name          string
 		after, before string
@@ -72,19 +71,7 @@ func TestCursorWithoutPage(t *testing.T) {
 	}
 	for _, c := range cases {
 		q := listQuery{Page: 1, PerPage: 10, After: c.after, Before: c.before}
-		got := map[string]rel{}
-		for _, l := range pageLinks(q, 35, c.full, "k", "t") {
-			got[l.Rel] = rel{l.Page, l.Cursor}
-		}
-		if len(got) != len(c.want) {
-			t.Errorf("%s: %v, want %v", c.name, got, c.want)
-			continue
-		}
-		for k, v := range c.want {
-			if got[k] != v {
-				t.Errorf("%s: %v, want %v", c.name, got, c.want)
-			}
-		}
+		checkLinks(t, c.name, pageLinks(q, 35, c.full, "k", "t"), c.want)
 	}
 	q := listQuery{Page: 1, PerPage: 5, After: "c-0"}
 	want := `<http://h:1/api/v1/animal?page=1&per_page=5>; rel="first", ` +
