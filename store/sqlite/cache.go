@@ -5,6 +5,8 @@ import (
 	"hash/maphash"
 	"sync"
 
+	"github.com/farmhq/farm/internal/ringcache"
+
 	"github.com/farmhq/farm"
 )
 
@@ -35,12 +37,11 @@ import (
 
 type cache struct {
 	mu      sync.RWMutex
-	m       map[string]*farm.Animal // never changed once stored: readers get copies
-	max     int
-	applied int64 // every change up to here is applied
+	kept    *ringcache.Cache // id → the record's other fields, packed (packed.go)
+	applied int64            // every change up to here is applied
 
 	// seen: the doorkeeper, one bit a hash of an id read from the database
-	// while the cache was full; cleared after max of them.
+	// while the cache was full; cleared after a ninth of them are set.
 	seen  []uint64
 	nSeen int
 	seed  maphash.Seed
@@ -48,29 +49,48 @@ type cache struct {
 	catching sync.Mutex // one catch-up at a time; the others read the database
 }
 
-func newCache(max int, applied int64) *cache {
-	// Eight bits a record: after max ids, about one bit in nine is set,
-	// the chance that an id never read before passes for one that was.
+// entryBytes is about what a record takes in the cache (4 bytes of
+// lengths, the id, the other fields): the doorkeeper's size.
+const entryBytes = 64
+
+func newCache(size int, applied int64) (*cache, error) {
+	kept, err := ringcache.New(size)
+	if err != nil {
+		return nil, err
+	}
+	// Eight bits a record the cache holds: after that many ids, about one
+	// bit in nine is set, the chance that an id never read before passes
+	// for one that was.
 	bits := 64
-	for bits < 8*max {
+	for bits < 8*size/entryBytes {
 		bits *= 2
 	}
-	return &cache{m: make(map[string]*farm.Animal, max), max: max, applied: applied,
-		seen: make([]uint64, bits/64), seed: maphash.MakeSeed()}
+	return &cache{kept: kept, applied: applied, seen: make([]uint64, bits/64), seed: maphash.MakeSeed()}, nil
 }
 
-// get returns a copy of the record when the cache holds it and has applied
-// every change up to seq.
+// close gives the cache's memory back, once no read uses it.
+func (c *cache) close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.kept.Close()
+}
+
+// get returns the record when the cache holds it and has applied every
+// change up to seq.
 func (c *cache) get(id string, seq int64) (*farm.Animal, bool) {
+	var buf [256]byte
 	c.mu.RLock()
-	a, ok := c.m[id]
+	v, ok := c.kept.Get(buf[:0], id)
 	current := c.applied == seq
 	c.mu.RUnlock()
 	if !ok || !current {
 		return nil, false
 	}
-	cp := *a
-	return &cp, true
+	a := &farm.Animal{ID: id}
+	if !unpack(a, v) {
+		return nil, false
+	}
+	return a, true
 }
 
 // put keeps a record read from the database between the sequences before
@@ -81,27 +101,28 @@ func (c *cache) put(a *farm.Animal, before, after int64) {
 		return
 	}
 	h := maphash.String(c.seed, a.ID) & uint64(len(c.seen)*64-1)
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.applied != before {
+	var buf [256]byte
+	v, ok := pack(buf[:0], a)
+	if !ok {
 		return
 	}
-	if _, ok := c.m[a.ID]; !ok && len(c.m) >= c.max {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.applied != before || c.kept.Has(a.ID) {
+		return // a record the cache holds is current: apply forgets changed ones
+	}
+	if c.kept.Full() {
 		if w, bit := h/64, uint64(1)<<(h%64); c.seen[w]&bit == 0 {
 			c.seen[w] |= bit // the first read: kept next time
-			if c.nSeen++; c.nSeen >= c.max {
+			if c.nSeen++; c.nSeen >= len(c.seen)*64/9 {
 				clear(c.seen)
 				c.nSeen = 0
 			}
 			return
 		}
-		for id := range c.m { // the map's order is as good a victim as any
-			delete(c.m, id)
-			break
-		}
+		// The second: stored, in place of the oldest records.
 	}
-	cp := *a
-	c.m[a.ID] = &cp
+	c.kept.Set(a.ID, v)
 }
 
 // apply forgets the records that changes touched and moves the cache to
@@ -110,10 +131,10 @@ func (c *cache) apply(cs []change, gap bool, upTo int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if gap {
-		clear(c.m)
+		c.kept.Reset()
 	} else {
 		for _, ch := range cs {
-			delete(c.m, ch.a.ID)
+			c.kept.Del(ch.a.ID)
 		}
 	}
 	c.applied = max(c.applied, upTo)

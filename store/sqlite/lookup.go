@@ -226,16 +226,26 @@ func (l *lookup) find(c rawConn, seq int64, hold bool, id string) (*farm.Animal,
 		text = string(v)
 	}
 	a := &farm.Animal{}
-	for _, dst := range [...]*string{&a.ID, &a.Species, &a.Sex, &a.DOB, &a.Rev} {
+	var ok bool
+	if a.ID, text, ok = strings.Cut(text, unitSep); !ok || !unjoin(a, text) {
+		rows.Close()
+		return nil, fmt.Errorf("sqlite: the record %q does not read back whole", id)
+	}
+	return a, rows.Close()
+}
+
+// unjoin sets a's fields but the id from text, joined by unitSep as
+// lookupQuery joins them; false when text has too few.
+func unjoin(a *farm.Animal, text string) bool {
+	for _, dst := range [...]*string{&a.Species, &a.Sex, &a.DOB, &a.Rev} {
 		field, rest, ok := strings.Cut(text, unitSep)
 		if !ok {
-			rows.Close()
-			return nil, fmt.Errorf("sqlite: the record %q does not read back whole", id)
+			return false
 		}
 		*dst, text = field, rest
 	}
 	a.Name = text
-	return a, rows.Close()
+	return true
 }
 
 // sweep ends the transactions of lookups unused for idleAfter.

@@ -23,8 +23,8 @@ import (
 func TestLookupSnapshots(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "farm.db")
-	a := openAt(t, path, Options{CacheSize: -1}) // the writer
-	b := openAt(t, path, Options{CacheSize: -1}) // without a record cache every read is a lookup
+	a := openAt(t, path, Options{CacheMiB: -1}) // the writer
+	b := openAt(t, path, Options{CacheMiB: -1}) // without a record cache every read is a lookup
 	find := func(id string) (*farm.Animal, error) {
 		t.Helper()
 		got, err := b.FindAnimal(ctx, id)
@@ -95,7 +95,7 @@ func TestLookupSnapshots(t *testing.T) {
 // new connection for the next reads.
 func TestLookupConnectionGone(t *testing.T) {
 	ctx := context.Background()
-	s := openAt(t, filepath.Join(t.TempDir(), "farm.db"), Options{CacheSize: -1})
+	s := openAt(t, filepath.Join(t.TempDir(), "farm.db"), Options{CacheMiB: -1})
 	if err := s.CreateAnimal(ctx, &farm.Animal{ID: "x", Species: "cow", Sex: "female"}); err != nil {
 		t.Fatal(err)
 	}
@@ -131,8 +131,8 @@ func TestWALRestartsUnderLookups(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	path := filepath.Join(t.TempDir(), "farm.db")
-	a := openAt(t, path, Options{CacheSize: -1})
-	b := openAt(t, path, Options{CacheSize: -1})
+	a := openAt(t, path, Options{CacheMiB: -1})
+	b := openAt(t, path, Options{CacheMiB: -1})
 	if err := a.CreateAnimal(ctx, &farm.Animal{ID: "r", Species: "cow", Sex: "female"}); err != nil {
 		t.Fatal(err)
 	}
@@ -168,7 +168,7 @@ func TestWALRestartsUnderLookups(t *testing.T) {
 // (which validation refuses, but another program may have written) whole.
 func TestLookupFields(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "farm.db")
-	s := openAt(t, path, Options{CacheSize: -1})
+	s := openAt(t, path, Options{CacheMiB: -1})
 	ctx := context.Background()
 	for _, a := range []farm.Animal{
 		{ID: "hen-1", Species: farm.SpeciesChicken, Sex: farm.SexFemale, Name: "Ruß \"Öl\" 🐔", DOB: "2020-02-29"},
@@ -212,7 +212,7 @@ func TestLookupFields(t *testing.T) {
 // A read that finds every lookup taken yields once, and takes one given
 // back meanwhile, before it gives up on them (and reads through the pool).
 func TestLookupTakeYields(t *testing.T) {
-	s := openAt(t, filepath.Join(t.TempDir(), "farm.db"), Options{CacheSize: -1})
+	s := openAt(t, filepath.Join(t.TempDir(), "farm.db"), Options{CacheMiB: -1})
 	ls := s.lookups
 	held := make([]*lookup, 0, ls.n)
 	for range ls.n {
@@ -256,7 +256,7 @@ func TestLookupTakeYields(t *testing.T) {
 // with none in a full pool reread its pages for every row.
 func TestLookupsGiveBackPages(t *testing.T) {
 	ctx := context.Background()
-	s := openAt(t, filepath.Join(t.TempDir(), "farm.db"), Options{CacheSize: -1}) // every read by id a lookup
+	s := openAt(t, filepath.Join(t.TempDir(), "farm.db"), Options{CacheMiB: -1}) // every read by id a lookup
 	// 6 MB of records: several times the pages a lookup may keep.
 	const n = 40000
 	id := func(i int) string { return fmt.Sprintf("r-%06d", i) }

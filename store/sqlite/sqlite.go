@@ -47,9 +47,11 @@ import (
 type Options struct {
 	// MaxBatch caps how many writes share one commit. Default 256.
 	MaxBatch int
-	// CacheSize is how many records the read cache holds; 0 means the
-	// default (20 000), a negative value no cache.
-	CacheSize int
+	// CacheMiB is the memory the record cache takes, outside Go's heap
+	// (internal/ringcache); 0 means the default, 40 MiB: about 700 000
+	// records as farm's API makes them (packed.go); a negative value, no
+	// cache.
+	CacheMiB int
 	// KeepChanges is how many changes the change log keeps; 0 means the
 	// default (100 000).
 	KeepChanges int
@@ -60,8 +62,12 @@ type Options struct {
 	// one is elected) before it fails as unavailable. Default 5 s.
 	WriteTimeout time.Duration
 	// WriteCacheMiB is the page cache of the write connection, when this
-	// instance writes the file. Default 32 MiB; a bulk import (farm
-	// import) takes more, since it touches pages all over the indexes.
+	// instance writes the file. Default 8 MiB: the upper pages of the
+	// trees a write touches (every connection of the process draws from
+	// one pool the sum of their sizes, so this is also what the reads may
+	// take: at 32 MiB an instance on a million records held 47 MB of
+	// pages). A bulk import (farm import) takes more, since it touches
+	// pages all over the indexes.
 	WriteCacheMiB int
 	// Logger gets the store's events: which instance writes, and failing
 	// writes (once per outage).
@@ -122,8 +128,8 @@ func Open(path string, opt Options) (*Store, error) {
 	if opt.MaxBatch <= 0 {
 		opt.MaxBatch = 256
 	}
-	if opt.CacheSize == 0 {
-		opt.CacheSize = 20000
+	if opt.CacheMiB == 0 {
+		opt.CacheMiB = 40
 	}
 	if opt.KeepChanges <= 0 {
 		opt.KeepChanges = 100000
@@ -132,7 +138,7 @@ func Open(path string, opt Options) (*Store, error) {
 		opt.RankBucket = 256
 	}
 	if opt.WriteCacheMiB <= 0 {
-		opt.WriteCacheMiB = 32
+		opt.WriteCacheMiB = 8
 	}
 	if opt.WriteTimeout <= 0 {
 		opt.WriteTimeout = 5 * time.Second
@@ -178,8 +184,12 @@ func Open(path string, opt Options) (*Store, error) {
 	}
 	// A new (or restored) sequence file learns where the log is.
 	s.seq.store(last)
-	if opt.CacheSize > 0 {
-		s.cache = newCache(opt.CacheSize, last)
+	if opt.CacheMiB > 0 {
+		if s.cache, err = newCache(opt.CacheMiB<<20, last); err != nil {
+			s.seq.close()
+			s.read.Close()
+			return nil, fmt.Errorf("sqlite: the record cache: %w", err)
+		}
 	}
 	s.rank = newRankIndex(opt.RankBucket, last)
 	if s.lookups, err = newLookups(s, lookups); err != nil {
@@ -312,6 +322,9 @@ func (s *Store) Close() error {
 		s.isClosed.Store(true)
 		s.stmts.stopBackground() // before the pool closes: no connection outlives Close
 		s.closeErr = errors.Join(s.writer.close(), s.lookups.close(), s.stmts.close(), s.read.Close(), s.seq.close())
+		if s.cache != nil {
+			s.closeErr = errors.Join(s.closeErr, s.cache.close())
+		}
 	})
 	return s.closeErr
 }

@@ -29,6 +29,6 @@ func TestConformance(t *testing.T) {
 func TestConformanceSmallBuckets(t *testing.T) {
 	t.Parallel()
 	storetest.Run(t, func(t *testing.T) farm.AnimalStore {
-		return open(t, sqlite.Options{RankBucket: 2, MaxBatch: 3, CacheSize: -1})
+		return open(t, sqlite.Options{RankBucket: 2, MaxBatch: 3, CacheMiB: -1})
 	})
 }
