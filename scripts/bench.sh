@@ -358,7 +358,7 @@ if [ "$big" -gt 0 ]; then
     echo $(( ($(date +%s%N) - t0) / 1000000 )) >"$work/results/startup_${x%:*}"
   done
   bigpid=${pids[${#pids[@]}-1]}
-  # Measured warm: the record cache holds about 700 000 of the million
+  # Measured warm: the record cache holds about 650 000 of the million
   # records (store/sqlite/cache.go), and reads at random fill it only
   # after about a million of them; 40 s of them first.
   say "  warming the record cache: 40 s of reads at random"

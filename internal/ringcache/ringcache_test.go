@@ -164,3 +164,18 @@ func TestSmallEntries(t *testing.T) {
 		t.Fatalf("%d of %d slots used", c.used, len(c.slots))
 	}
 }
+
+// BenchmarkRebuild is the pause a rebuild makes (under the caller's lock)
+// in a cache of farm's default size, full of records of 40 bytes.
+func BenchmarkRebuild(b *testing.B) {
+	c := newCache(b, 40<<20)
+	v := make([]byte, 21)
+	for i := 0; !c.Full(); i++ {
+		c.Set(fmt.Sprintf("%07d-%07d", i*7919%1_000_000, i), v)
+	}
+	b.ResetTimer()
+	for range b.N {
+		c.rebuild()
+	}
+	b.ReportMetric(float64(c.count()), "entries")
+}

@@ -48,7 +48,7 @@ type Options struct {
 	// MaxBatch caps how many writes share one commit. Default 256.
 	MaxBatch int
 	// CacheMiB is the memory the record cache takes, outside Go's heap
-	// (internal/ringcache); 0 means the default, 40 MiB: about 700 000
+	// (internal/ringcache); 0 means the default, 36 MiB: about 650 000
 	// records as farm's API makes them (packed.go); a negative value, no
 	// cache.
 	CacheMiB int
@@ -62,7 +62,7 @@ type Options struct {
 	// one is elected) before it fails as unavailable. Default 5 s.
 	WriteTimeout time.Duration
 	// WriteCacheMiB is the page cache of the write connection, when this
-	// instance writes the file. Default 8 MiB: the upper pages of the
+	// instance writes the file. Default 4 MiB: the upper pages of the
 	// trees a write touches (every connection of the process draws from
 	// one pool the sum of their sizes, so this is also what the reads may
 	// take: at 32 MiB an instance on a million records held 47 MB of
@@ -129,7 +129,7 @@ func Open(path string, opt Options) (*Store, error) {
 		opt.MaxBatch = 256
 	}
 	if opt.CacheMiB == 0 {
-		opt.CacheMiB = 40
+		opt.CacheMiB = 36
 	}
 	if opt.KeepChanges <= 0 {
 		opt.KeepChanges = 100000
@@ -138,7 +138,7 @@ func Open(path string, opt Options) (*Store, error) {
 		opt.RankBucket = 256
 	}
 	if opt.WriteCacheMiB <= 0 {
-		opt.WriteCacheMiB = 8
+		opt.WriteCacheMiB = 4
 	}
 	if opt.WriteTimeout <= 0 {
 		opt.WriteTimeout = 5 * time.Second
