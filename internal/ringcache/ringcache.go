@@ -151,7 +151,7 @@ func (c *Cache) entry(s uint64, home int, key string) ([]byte, bool) {
 // live returns the offset in the ring of slot s's entry, unless it is
 // deleted or overwritten.
 func (c *Cache) live(s uint64) (int, bool) {
-	if s&posMask == tomb {
+	if s == 0 || s&posMask == tomb {
 		return 0, false
 	}
 	p := s&posMask - 1
@@ -249,17 +249,19 @@ func (c *Cache) rebuild() {
 		}
 		c.floor = lo + (c.pos-lo)/2
 	}
-	empty := -1
+	empty := -1 // one that was empty before: there are, a quarter at least
 	for i, s := range c.slots {
-		if _, ok := c.live(s); !ok {
-			c.slots[i] = 0
+		if s == 0 {
 			empty = i
+		} else if _, ok := c.live(s); !ok {
+			c.slots[i] = 0
 		}
 	}
-	// From the slot after an empty one, round the table: no search for a
-	// live entry crosses that slot, so each one's home is between it and
-	// the entry, and the first free slot from its home is at most where
-	// it is now; those moved before it are not moved again.
+	// From the slot after one that was empty, round the table: no search
+	// for a live entry crossed that slot (a deleted or overwritten entry's
+	// it may have), so each one's home is between it and the entry, and
+	// the first free slot from its home is at most where it is now; those
+	// moved before it are not moved again.
 	c.used = 0
 	for i, n := c.next(empty), 0; n < len(c.slots); i, n = c.next(i), n+1 {
 		s := c.slots[i]

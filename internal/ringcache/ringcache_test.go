@@ -2,6 +2,7 @@ package ringcache
 
 import (
 	"fmt"
+	"hash/maphash"
 	"math/rand/v2"
 	"testing"
 )
@@ -178,4 +179,103 @@ func BenchmarkRebuild(b *testing.B) {
 		c.rebuild()
 	}
 	b.ReportMetric(float64(c.count()), "entries")
+}
+
+// keyWithHome finds a key, not in taken, whose search starts at slot home.
+func keyWithHome(c *Cache, home int, taken map[string]bool) string {
+	for i := 0; ; i++ {
+		k := fmt.Sprint("id-", i)
+		if !taken[k] && c.home(maphash.String(c.seed, k)) == home {
+			taken[k] = true
+			return k
+		}
+	}
+}
+
+// checkTable fails unless a search for each live entry's key finds it in
+// its own slot, and no key has two live entries.
+func checkTable(t *testing.T, c *Cache) {
+	t.Helper()
+	keys := map[string]int{}
+	for i, s := range c.slots {
+		p, ok := c.live(s)
+		if !ok {
+			continue
+		}
+		e := c.ring[p:]
+		key := string(e[hdrBytes : hdrBytes+(int(e[0])<<8|int(e[1]))])
+		if j, dup := keys[key]; dup {
+			t.Fatalf("%q has two live entries, slots %d and %d", key, j, i)
+		}
+		keys[key] = i
+		if j, _, found := c.find(key, maphash.String(c.seed, key)); !found || j != i {
+			t.Fatalf("%q, in slot %d, is not found there (found: %v, slot %d)", key, i, found, j)
+		}
+	}
+}
+
+// A rebuild starts from a slot that was empty: from one that a deleted
+// entry freed, entries whose searches went through it were lost (and came
+// back stale from a later rebuild, once deleted). Homes at the table's
+// end, so that searches wrap round.
+func TestRebuildAroundDeleted(t *testing.T) {
+	c := newCache(t, 64<<10)
+	n := len(c.slots)
+	taken := map[string]bool{}
+	x, a := keyWithHome(c, n-3, taken), keyWithHome(c, n-3, taken)
+	y, b := keyWithHome(c, n-1, taken), keyWithHome(c, n-1, taken)
+	k := keyWithHome(c, n-2, taken)
+	for _, key := range []string{x, a, y, b, k} {
+		c.Set(key, []byte("v1"))
+	}
+	c.Del(x)
+	c.Del(y)
+	c.rebuild()
+	checkTable(t, c)
+	for _, key := range []string{a, b, k} {
+		if !c.Has(key) {
+			t.Fatalf("%s lost by a rebuild", key)
+		}
+	}
+	c.Set(k, []byte("v2"))
+	c.Del(k)
+	c.rebuild()
+	if v, ok := get(c, k); ok {
+		t.Fatalf("%s, deleted, came back as %q", k, v)
+	}
+}
+
+// Records of farm's size, sets and deletes at random, the table checked
+// after every rebuild, and every Get against a map.
+func TestRebuildsUnderLoad(t *testing.T) {
+	for seed := range uint64(8) {
+		c := newCache(t, 1<<20)
+		r := rand.New(rand.NewPCG(seed, 7))
+		m := map[string]string{}
+		rebuilds := 0
+		for i := range 200_000 {
+			key := fmt.Sprintf("%07d-%07d", r.IntN(40_000), 0)
+			switch op := r.IntN(10); {
+			case op < 7:
+				v := fmt.Sprintf("%08d%013d", i, 0) // 21 bytes: 40 with the key and lengths
+				before := c.used
+				c.Set(key, []byte(v))
+				m[key] = v
+				if c.used < before {
+					rebuilds++
+					checkTable(t, c)
+				}
+			case op < 8:
+				c.Del(key)
+				delete(m, key)
+			default:
+				if got, ok := get(c, key); ok && got != m[key] {
+					t.Fatalf("seed %d, op %d: %s is %q, want %q", seed, i, key, got, m[key])
+				}
+			}
+		}
+		if rebuilds == 0 {
+			t.Fatalf("seed %d: no rebuild", seed)
+		}
+	}
 }

@@ -192,8 +192,12 @@ func unpackPair(b []byte, first, second string) (string, []byte, bool) {
 }
 
 func unpackText(b []byte) (string, []byte, bool) {
-	if len(b) < 2 || b[0] != formText || len(b) < 2+int(b[1]) {
+	if len(b) < 2 || b[0] != formText {
 		return "", nil, false
 	}
-	return string(b[2 : 2+b[1]]), b[2+b[1]:], true
+	n := 2 + int(b[1]) // in int: 2+b[1] in bytes wraps past 253
+	if len(b) < n {
+		return "", nil, false
+	}
+	return string(b[2:n]), b[n:], true
 }

@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/farmhq/farm"
@@ -14,6 +15,8 @@ func FuzzPack(f *testing.F) {
 	f.Add("goat", "?", "9999-15-31", "01-0123456789abcdef", "x\x1fy")
 	f.Add("cow", "male", "2020-1-02", "1-0123456789ABCDEF", "ü")
 	f.Add("cow", "male", "0000-00-00", "4294967296-0123456789abcdef", "")
+	long := strings.Repeat("x", 253)
+	f.Add(long+"y", long+"yz", long+"yz", long, long) // 254 and 255 bytes: lengths past 253 in a byte
 	f.Fuzz(func(t *testing.T, species, sex, dob, rev, name string) {
 		a := farm.Animal{ID: "x", Species: species, Sex: sex, DOB: dob, Rev: rev, Name: name}
 		b, ok := pack(nil, &a)
@@ -41,4 +44,16 @@ func TestPackSize(t *testing.T) {
 	if len(b) > text/2 {
 		t.Fatalf("packed in %d bytes, its text %d", len(b), text)
 	}
+}
+
+// No bytes make unpack panic: a cache's entry that does not read back is
+// a miss.
+func FuzzUnpack(f *testing.F) {
+	b, _ := pack(nil, &farm.Animal{Species: "cow", Sex: "male", DOB: "2020-01-02", Rev: "1-0123456789abcdef", Name: "n"})
+	f.Add(b)
+	f.Add([]byte{formText, 255, 'x'})
+	f.Add([]byte{formFirst, formFirst, formDate, 1, 2, 3, formRevHash, 0xff, 0xff})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		unpack(&farm.Animal{}, b)
+	})
 }

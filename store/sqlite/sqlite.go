@@ -49,8 +49,8 @@ type Options struct {
 	MaxBatch int
 	// CacheMiB is the memory the record cache takes, outside Go's heap
 	// (internal/ringcache); 0 means the default, 36 MiB: about 650 000
-	// records as farm's API makes them (packed.go); a negative value, no
-	// cache.
+	// records as farm's API makes them (packed.go); at most 448; a
+	// negative value, no cache.
 	CacheMiB int
 	// KeepChanges is how many changes the change log keeps; 0 means the
 	// default (100 000).
@@ -131,6 +131,9 @@ func Open(path string, opt Options) (*Store, error) {
 	if opt.CacheMiB == 0 {
 		opt.CacheMiB = 36
 	}
+	if opt.CacheMiB > 448 {
+		opt.CacheMiB = 448 // ringcache's largest
+	}
 	if opt.KeepChanges <= 0 {
 		opt.KeepChanges = 100000
 	}
@@ -192,16 +195,20 @@ func Open(path string, opt Options) (*Store, error) {
 		}
 	}
 	s.rank = newRankIndex(opt.RankBucket, last)
-	if s.lookups, err = newLookups(s, lookups); err != nil {
+	fail := func(err error) (*Store, error) {
+		if s.cache != nil {
+			s.cache.close() // mapped outside the heap: the collector would not
+		}
 		s.seq.close()
 		s.read.Close()
 		return nil, fmt.Errorf("sqlite: %s: %w", path, err)
 	}
+	if s.lookups, err = newLookups(s, lookups); err != nil {
+		return fail(err)
+	}
 	if _, err = startWriter(s); err != nil {
 		s.lookups.close()
-		s.seq.close()
-		s.read.Close()
-		return nil, fmt.Errorf("sqlite: %s: %w", path, err)
+		return fail(err)
 	}
 	return s, nil
 }
