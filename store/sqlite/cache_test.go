@@ -54,6 +54,7 @@ func TestCacheRecords(t *testing.T) {
 		{ID: "a", Species: "cow", Sex: "female", Name: "Daisy", DOB: "2020-01-02", Rev: "1-00ff"},
 		{ID: "b", Species: "chicken", Sex: "male", Rev: "3-abcd"},
 		{ID: "c", Species: "sheep", Sex: "female", Name: "a\x1fb " + unitSep + " ünïcode", Rev: "2-01"},
+		{ID: "d", Species: "cow", Sex: "male", DOB: "1999-12-31", Rev: "7-0123456789abcdef"}, // as store.NextRev makes them
 	}
 	for _, a := range recs {
 		c.put(a, 0, 0)
