@@ -187,14 +187,6 @@ func Open(path string, opt Options) (*Store, error) {
 	}
 	// A new (or restored) sequence file learns where the log is.
 	s.seq.store(last)
-	if opt.CacheMiB > 0 {
-		if s.cache, err = newCache(opt.CacheMiB<<20, last); err != nil {
-			s.seq.close()
-			s.read.Close()
-			return nil, fmt.Errorf("sqlite: the record cache: %w", err)
-		}
-	}
-	s.rank = newRankIndex(opt.RankBucket, last)
 	fail := func(err error) (*Store, error) {
 		if s.cache != nil {
 			s.cache.close() // mapped outside the heap: the collector would not
@@ -203,6 +195,12 @@ func Open(path string, opt Options) (*Store, error) {
 		s.read.Close()
 		return nil, fmt.Errorf("sqlite: %s: %w", path, err)
 	}
+	if opt.CacheMiB > 0 {
+		if s.cache, err = newCache(opt.CacheMiB<<20, last); err != nil {
+			return fail(fmt.Errorf("the record cache: %w", err))
+		}
+	}
+	s.rank = newRankIndex(opt.RankBucket, last)
 	if s.lookups, err = newLookups(s, lookups); err != nil {
 		return fail(err)
 	}
